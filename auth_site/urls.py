@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from shared_apps.accounts.rest_api.views import jwks
+
+urlpatterns = [
+    path("", include("shared_apps.core.health")),
+    path("v1/", include("shared_apps.accounts.rest_api.urls")),
+    path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path(".well-known/jwks.json", jwks, name="jwks"),
+    path("admin/", admin.site.urls),
+]
+
+handler404 = "shared_apps.core.rest_errors.handler404"
+handler500 = "shared_apps.core.rest_errors.handler500"

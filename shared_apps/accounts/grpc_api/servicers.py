@@ -1,0 +1,93 @@
+"""gRPC transport of the auth service (``auth.AuthService``), over the same service layer
+as REST. Errors are mapped once, by ``ErrorMappingInterceptor``."""
+
+from __future__ import annotations
+
+import grpc
+from django_grpc_framework.services import Service
+
+from protos import auth_pb2
+from shared_apps.accounts import selectors, services
+from shared_apps.accounts.models import User
+from shared_apps.accounts.services import ClientInfo, IssuedTokens
+from shared_apps.authn.grpc_auth import context_principal, context_principal_optional
+from shared_apps.authn.verify import access_token_verify
+from shared_apps.core.errors import NotAuthenticated
+from shared_apps.core.grpc_server.mappers import from_timestamp, timestamp
+
+
+def user_message(user: User) -> auth_pb2.User:
+    return auth_pb2.User(
+        id=str(user.id),
+        name=user.name,
+        email=user.email,
+        created_at=timestamp(user.created_at),
+        updated_at=timestamp(user.updated_at),
+    )
+
+
+def tokens_message(tokens: IssuedTokens) -> auth_pb2.UserToken:
+    return auth_pb2.UserToken(
+        id=str(tokens.session_id),
+        user_id=str(tokens.user_id),
+        access_token=tokens.access_token,
+        refresh_token=tokens.refresh_token,
+        access_expires_at=timestamp(tokens.access_expires_at),
+        refresh_expires_at=timestamp(tokens.refresh_expires_at),
+        is_revoked=False,
+        created_at=timestamp(tokens.created_at),
+    )
+
+
+def client_info(context: grpc.ServicerContext) -> ClientInfo:
+    peer = context.peer() or ""  # "ipv4:127.0.0.1:5555" / "ipv6:[::1]:5555"
+    host = peer.split(":", 1)[1].rsplit(":", 1)[0].strip("[]") if ":" in peer else None
+    agent = dict(context.invocation_metadata()).get("user-agent", "")
+    return ClientInfo(ip_address=host or None, user_agent=agent[:256])
+
+
+class AuthService(Service):
+    def SignUp(self, request, context):  # noqa: N802 - gRPC method names
+        result = services.user_create(
+            name=request.name, email=request.email, password=request.password, client=client_info(context)
+        )
+        return auth_pb2.AuthResponse(user=user_message(result.user), tokens=tokens_message(result.tokens))
+
+    def SignIn(self, request, context):  # noqa: N802
+        result = services.user_signin(email=request.email, password=request.password, client=client_info(context))
+        return auth_pb2.AuthResponse(user=user_message(result.user), tokens=tokens_message(result.tokens))
+
+    def SignOut(self, request, context):  # noqa: N802
+        # The seed sends the token in the body; a bearer token in metadata works too.
+        principal = (
+            access_token_verify(request.access_token) if request.access_token else context_principal_optional(context)
+        )
+        if principal is None:
+            raise NotAuthenticated("An access token is required.")
+        services.session_signout(principal=principal)
+        return auth_pb2.Empty()
+
+    def RefreshToken(self, request, context):  # noqa: N802
+        tokens = services.session_refresh(refresh_token=request.refresh_token)
+        return auth_pb2.TokenResponse(tokens=tokens_message(tokens))
+
+    def RevokeToken(self, request, context):  # noqa: N802
+        services.session_revoke(access_token=request.access_token)
+        return auth_pb2.Empty()
+
+    def ValidateToken(self, request, context):  # noqa: N802
+        result = services.token_validate(token=request.token)
+        return auth_pb2.ValidateTokenResponse(
+            user_id=result.user_id, valid=result.valid, error_message=result.error_message, session_id=result.session_id
+        )
+
+    def ListUsers(self, request, context):  # noqa: N802
+        page = selectors.user_list(actor=context_principal(context), page=request.page, limit=request.limit)
+        return auth_pb2.ListUsersResponse(
+            users=[user_message(u) for u in page.users], total=page.total, page=page.page, limit=page.limit
+        )
+
+    def ListRevokedSessions(self, request, context):  # noqa: N802
+        since = from_timestamp(request.since, present=request.HasField("since"))
+        feed = selectors.revoked_sessions_since(since=since)
+        return auth_pb2.ListRevokedSessionsResponse(session_ids=feed.session_ids, cursor=timestamp(feed.cursor))

@@ -1,0 +1,146 @@
+"""REST transport of the auth service (DESIGN 4). Each view parses, calls one service
+function and renders; errors are mapped once in ``shared_apps.core.rest_errors``."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared_apps.accounts import selectors, services
+from shared_apps.accounts.rest_api.serializers import (
+    AuthResultSerializer,
+    TokensSerializer,
+    UserSerializer,
+    client_info,
+)
+
+
+class SignUpApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        name = serializers.CharField(max_length=150, allow_blank=True, required=False, default="")
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={201: AuthResultSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.user_create(**data.validated_data, client=client_info(request))
+        return Response(AuthResultSerializer(result).data, status=201)
+
+
+class SignInApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+        password = serializers.CharField(max_length=256, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.user_signin(**data.validated_data, client=client_info(request))
+        return Response(AuthResultSerializer(result).data)
+
+
+OK_SERIALIZER = inline_serializer("Ok", {"status": serializers.CharField()})
+
+
+class SignOutApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={200: OK_SERIALIZER})
+    def post(self, request: Request) -> Response:
+        services.session_signout(principal=request.user)
+        return Response({"status": "ok"})
+
+
+class RefreshApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        refresh_token = serializers.CharField(max_length=4096)
+
+    @extend_schema(
+        request=InputSerializer, responses={200: inline_serializer("Refreshed", {"tokens": TokensSerializer()})}, auth=[]
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tokens = services.session_refresh(refresh_token=data.validated_data["refresh_token"])
+        return Response({"tokens": TokensSerializer(tokens).data})
+
+
+class RevokeApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        access_token = serializers.CharField(max_length=4096)
+
+    @extend_schema(request=InputSerializer, responses={200: OK_SERIALIZER}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_revoke(access_token=data.validated_data["access_token"])
+        return Response({"status": "ok"})
+
+
+class ValidateApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=8192, allow_blank=True)
+
+    class OutputSerializer(serializers.Serializer):
+        valid = serializers.BooleanField()
+        user_id = serializers.CharField()
+        error_message = serializers.CharField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.token_validate(token=data.validated_data["token"])
+        return Response(self.OutputSerializer(result).data)
+
+
+class UserListApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    class FilterSerializer(serializers.Serializer):
+        page = serializers.IntegerField(required=False, default=1)
+        limit = serializers.IntegerField(required=False, default=selectors.DEFAULT_PAGE_SIZE)
+
+    class OutputSerializer(serializers.Serializer):
+        users = UserSerializer(many=True)
+        total = serializers.IntegerField()
+        page = serializers.IntegerField()
+        limit = serializers.IntegerField()
+
+    @extend_schema(parameters=[FilterSerializer], responses={200: OutputSerializer})
+    def get(self, request: Request) -> Response:
+        params = self.FilterSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = selectors.user_list(actor=request.user, **params.validated_data)
+        return Response(self.OutputSerializer(page).data)
+
+
+def jwks(request) -> JsonResponse:
+    """The public verifying keys (empty for HS256, whose secret is never published)."""
+    response = JsonResponse({"keys": list(settings.JWT_KEYRING.jwks)})
+    response["Cache-Control"] = "public, max-age=300"
+    return response

@@ -1,0 +1,266 @@
+"""The auth service layer: sign-up, sign-in, refresh, sign-out, revoke, validate, deactivate.
+
+REST views, gRPC servicers and the admin call these functions and nothing else writes
+users or sessions. Every failure is a domain error from ``shared_apps.core.errors``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from rest_framework_simplejwt.exceptions import TokenError
+
+from shared_apps.accounts.models import Session, User, UserManager
+from shared_apps.accounts.passwords import password_check, password_hash_dummy
+from shared_apps.accounts.throttle import (
+    signin_failure_record,
+    signin_success_record,
+    signin_throttle_check,
+)
+from shared_apps.authn.tokens import SessionAccessToken, SessionRefreshToken
+from shared_apps.authn.verify import Principal, access_token_verify
+from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ValidationFailed
+
+logger = structlog.get_logger(__name__)
+
+MAX_NAME_LENGTH = 150
+MAX_PASSWORD_LENGTH = 256  # Argon2 takes any length; this only bounds the work per request.
+BAD_CREDENTIALS = "Invalid email or password."
+
+
+@dataclass(frozen=True)
+class IssuedTokens:
+    session_id: uuid.UUID
+    user_id: uuid.UUID
+    access_token: str
+    refresh_token: str
+    access_expires_at: datetime
+    refresh_expires_at: datetime
+    created_at: datetime
+    token_type: str = "Bearer"
+
+
+@dataclass(frozen=True)
+class AuthResult:
+    user: User
+    tokens: IssuedTokens
+
+
+@dataclass(frozen=True)
+class TokenValidation:
+    valid: bool
+    user_id: str
+    session_id: str
+    error_message: str
+
+
+@dataclass(frozen=True)
+class ClientInfo:
+    ip_address: str | None = None
+    user_agent: str = ""
+
+
+def _tokens_mint(*, user: User, session_id: uuid.UUID) -> tuple[SessionAccessToken, SessionRefreshToken]:
+    access = SessionAccessToken()
+    refresh = SessionRefreshToken()
+    for token in (access, refresh):
+        token["sub"] = str(user.id)
+        token["sid"] = str(session_id)
+    access["stf"] = user.is_staff
+    return access, refresh
+
+
+def _issued(access: SessionAccessToken, refresh: SessionRefreshToken, *, user: User, session_id: uuid.UUID) -> IssuedTokens:
+    return IssuedTokens(
+        session_id=session_id,
+        user_id=user.id,
+        access_token=str(access),
+        refresh_token=str(refresh),
+        access_expires_at=datetime.fromtimestamp(access["exp"], tz=UTC),
+        refresh_expires_at=datetime.fromtimestamp(refresh["exp"], tz=UTC),
+        created_at=timezone.now(),
+    )
+
+
+def session_open(*, user: User, client: ClientInfo) -> IssuedTokens:
+    """Open a session for ``user`` and mint its first token pair."""
+    session_id = uuid.uuid4()
+    access, refresh = _tokens_mint(user=user, session_id=session_id)
+    Session.objects.create(
+        id=session_id,
+        user=user,
+        refresh_jti=refresh["jti"],
+        refresh_expires_at=datetime.fromtimestamp(refresh["exp"], tz=UTC),
+        ip_address=client.ip_address,
+        user_agent=(client.user_agent or "")[:256],
+    )
+    return _issued(access, refresh, user=user, session_id=session_id)
+
+
+def _email_clean(email: str) -> str:
+    email = UserManager.normalize_email_address(email)
+    try:
+        validate_email(email)
+    except DjangoValidationError as exc:
+        raise ValidationFailed("email: Enter a valid email address.", details={"email": ["Enter a valid email address."]}) from exc
+    return email
+
+
+def user_create(*, name: str, email: str, password: str, client: ClientInfo | None = None) -> AuthResult:
+    """Sign up: create the user and open their first session in one transaction."""
+    name = (name or "").strip()
+    email = _email_clean(email)
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationFailed(f"name: At most {MAX_NAME_LENGTH} characters.", details={"name": ["Too long."]})
+    if not password or len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"password: Between 1 and {MAX_PASSWORD_LENGTH} characters.", details={"password": ["Invalid length."]}
+        )
+    candidate = User(email=email, name=name)
+    try:
+        validate_password(password, user=candidate)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(f"password: {' '.join(exc.messages)}", details={"password": exc.messages}) from exc
+    if User.objects.filter(email=email).exists():
+        raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]})
+    try:
+        with transaction.atomic():
+            user = User.objects.create_user(email=email, password=password, name=name)
+            tokens = session_open(user=user, client=client or ClientInfo())
+    except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
+        raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]}) from exc
+    logger.info("user_signed_up", user_id=str(user.id), session_id=str(tokens.session_id))
+    return AuthResult(user=user, tokens=tokens)
+
+
+def user_signin(*, email: str, password: str, client: ClientInfo | None = None) -> AuthResult:
+    """Check credentials and open a session.
+
+    The answer and its cost are the same whether or not the address exists: an unknown
+    address still pays for one password hash. Failures count toward the per-account and
+    per-address throttles, which are checked before any hashing.
+    """
+    client = client or ClientInfo()
+    email = UserManager.normalize_email_address(email)
+    signin_throttle_check(email=email, client_ip=client.ip_address)
+    password = password or ""
+    if len(password) > MAX_PASSWORD_LENGTH:
+        password = password[:MAX_PASSWORD_LENGTH]  # still fails the check below, at a bounded cost
+    user = User.objects.filter(email=email).first()
+    if user is None:
+        password_hash_dummy(password)
+        ok = False
+    else:
+        ok = password_check(user, password) and user.is_active
+    if not ok:
+        signin_failure_record(email=email, client_ip=client.ip_address)
+        logger.info("signin_failed", ip=client.ip_address)
+        raise NotAuthenticated(BAD_CREDENTIALS)
+    signin_success_record(email=email)
+    tokens = session_open(user=user, client=client)
+    logger.info("user_signed_in", user_id=str(user.id), session_id=str(tokens.session_id))
+    return AuthResult(user=user, tokens=tokens)
+
+
+def _refresh_claims(raw_token: str) -> SessionRefreshToken:
+    if not raw_token or len(raw_token) > 4096:
+        raise NotAuthenticated("Refresh token is invalid.")
+    try:
+        return SessionRefreshToken(raw_token)
+    except TokenError as exc:
+        if "expired" in str(exc):
+            raise NotAuthenticated("Refresh token is expired.") from exc
+        if "wrong type" in str(exc):
+            raise NotAuthenticated("Token has the wrong type; a refresh token is required.") from exc
+        raise NotAuthenticated("Refresh token is invalid.") from exc
+
+
+def session_refresh(*, refresh_token: str) -> IssuedTokens:
+    """Rotate the token pair of a session.
+
+    The swap is one conditional UPDATE on the session row (compare-and-set on
+    ``refresh_jti``), so of any number of concurrent refreshes with one token exactly
+    one matches. Any other presentation of a spent refresh token is reuse: the whole
+    session is ended (RFC 9700 4.14), which also ends the tokens the winner received.
+    """
+    claims = _refresh_claims(refresh_token)
+    try:
+        session_id = uuid.UUID(str(claims["sid"]))
+    except (KeyError, ValueError) as exc:
+        raise NotAuthenticated("Refresh token is invalid.") from exc
+    session = Session.objects.select_related("user").filter(id=session_id).first()
+    if session is None or str(session.user_id) != str(claims["sub"]):
+        raise NotAuthenticated("Refresh token is invalid.")
+    user = session.user
+    access, refresh = _tokens_mint(user=user, session_id=session_id)
+    now = timezone.now()
+    swapped = Session.objects.filter(
+        id=session_id, refresh_jti=claims["jti"], revoked_at__isnull=True, user__is_active=True
+    ).update(
+        refresh_jti=refresh["jti"],
+        refresh_expires_at=datetime.fromtimestamp(refresh["exp"], tz=UTC),
+        last_refreshed_at=now,
+        updated_at=now,
+    )
+    if swapped == 1:
+        return _issued(access, refresh, user=user, session_id=session_id)
+    session.refresh_from_db()
+    if session.revoked_at is None and user.is_active:
+        session_end(session_id=session_id, reason=Session.EndReason.REFRESH_REUSE)
+        logger.warning("refresh_token_reuse_detected", session_id=str(session_id), user_id=str(user.id))
+        raise NotAuthenticated("Refresh token was already used; the session has been ended. Sign in again.")
+    raise NotAuthenticated("Session has ended; sign in again.")
+
+
+def session_end(*, session_id: uuid.UUID, reason: str) -> bool:
+    """End one session. Returns whether it was live. Idempotent."""
+    ended = Session.objects.filter(id=session_id, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason, updated_at=timezone.now()
+    )
+    if ended:
+        logger.info("session_ended", session_id=str(session_id), reason=reason)
+    return bool(ended)
+
+
+def session_signout(*, principal: Principal) -> None:
+    session_end(session_id=principal.session_id, reason=Session.EndReason.SIGNOUT)
+
+
+def session_revoke(*, access_token: str) -> None:
+    """Revoke the session of a presented access token (possession is the authority)."""
+    principal = access_token_verify(access_token)
+    session_end(session_id=principal.session_id, reason=Session.EndReason.REVOKED)
+
+
+def token_validate(*, token: str) -> TokenValidation:
+    try:
+        principal = access_token_verify(token)
+    except NotAuthenticated as exc:
+        return TokenValidation(valid=False, user_id="", session_id="", error_message=exc.message)
+    return TokenValidation(
+        valid=True, user_id=str(principal.user_id), session_id=str(principal.session_id), error_message=""
+    )
+
+
+def user_sessions_end(*, user: User, reason: str) -> int:
+    count = Session.objects.filter(user=user, revoked_at__isnull=True).update(
+        revoked_at=timezone.now(), revoke_reason=reason, updated_at=timezone.now()
+    )
+    logger.info("user_sessions_ended", user_id=str(user.id), count=count, reason=reason)
+    return count
+
+
+def user_deactivate(*, user: User) -> None:
+    """Deactivate a user and end all their sessions at once, in one transaction."""
+    with transaction.atomic():
+        User.objects.filter(id=user.id).update(is_active=False, updated_at=timezone.now())
+        user.is_active = False
+        user_sessions_end(user=user, reason=Session.EndReason.USER_DEACTIVATED)

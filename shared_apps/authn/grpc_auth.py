@@ -1,0 +1,54 @@
+"""gRPC authentication with the shared verifier: ``authorization: Bearer <token>`` metadata."""
+
+from __future__ import annotations
+
+import grpc
+
+from shared_apps.authn.verify import Principal, access_token_verify, bearer_token
+from shared_apps.core.errors import NotAuthenticated
+from shared_apps.core.grpc_server.handlers import wrap_handler
+from shared_apps.core.grpc_server.interceptors import metadata_value
+
+ALWAYS_PUBLIC_PREFIXES = ("/grpc.health.v1.", "/grpc.reflection.", "/auth.service.health.v1.")
+_PRINCIPAL_ATTR = "_chat_ai_principal"
+
+
+def context_principal(context: grpc.ServicerContext) -> Principal:
+    """The principal the interceptor verified for this call."""
+    principal = getattr(context, _PRINCIPAL_ATTR, None)
+    if principal is None:
+        context.abort(grpc.StatusCode.UNAUTHENTICATED, "Authentication required.")
+    return principal
+
+
+def context_principal_optional(context: grpc.ServicerContext) -> Principal | None:
+    return getattr(context, _PRINCIPAL_ATTR, None)
+
+
+class AccessTokenInterceptor(grpc.ServerInterceptor):
+    """Verifies the bearer token of every non-public method before the servicer runs.
+    On public methods a valid token is still attached when one is sent."""
+
+    def __init__(self, public_methods: set[str] | frozenset[str] = frozenset()) -> None:
+        self.public_methods = frozenset(public_methods)
+
+    def intercept_service(self, continuation, handler_call_details):
+        handler = continuation(handler_call_details)
+        method = handler_call_details.method
+        if handler is None or method.startswith(ALWAYS_PUBLIC_PREFIXES):
+            return handler
+        public = method in self.public_methods
+        token = bearer_token(metadata_value(handler_call_details, "authorization"))
+
+        def around(behaviour, request, context, streaming):
+            if token is None and not public:
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "Missing 'authorization: Bearer <access token>'.")
+            if token is not None:
+                try:
+                    setattr(context, _PRINCIPAL_ATTR, access_token_verify(token))
+                except NotAuthenticated as exc:
+                    if not public:
+                        context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)
+            return behaviour(request, context)
+
+        return wrap_handler(handler, around)

@@ -1,0 +1,114 @@
+"""Reading configuration from the environment.
+
+A thin layer over django-environ whose only addition is the failure mode: a bad or
+missing value raises ``ConfigError`` naming the variable, and the entry points
+(``manage_*.py``, ``wsgi``/``asgi``) turn it into one line on stderr and exit 2,
+so a misconfigured process never starts half-working.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+env = environ.Env()
+
+
+class ConfigError(ImproperlyConfigured):
+    """A configuration value is missing or invalid; the message names the variable."""
+
+
+def _wrap(name: str, read: Callable[[], Any]) -> Any:
+    try:
+        return read()
+    except ConfigError:
+        raise
+    except ImproperlyConfigured as exc:
+        raise ConfigError(f"{name} is required but not set") from exc
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ConfigError(f"{name} has an invalid value: {exc}") from exc
+
+
+def env_str(name: str, default: Any = environ.Env.NOTSET) -> str:
+    return _wrap(name, lambda: env.str(name, default=default))
+
+
+def env_bool(name: str, default: Any = environ.Env.NOTSET) -> bool:
+    raw = os.environ.get(name)
+    if raw is not None and raw.strip().lower() not in {
+        "1", "0", "true", "false", "yes", "no", "on", "off", "",
+    }:
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+    return _wrap(name, lambda: env.bool(name, default=default))
+
+
+def env_int(name: str, default: Any = environ.Env.NOTSET, *, minimum: int | None = None) -> int:
+    value = _wrap(name, lambda: env.int(name, default=default))
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_float(name: str, default: Any = environ.Env.NOTSET, *, minimum: float | None = None) -> float:
+    value = _wrap(name, lambda: env.float(name, default=default))
+    if minimum is not None and value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+    return value
+
+
+def env_list(name: str, default: Any = environ.Env.NOTSET) -> list[str]:
+    return [item.strip() for item in _wrap(name, lambda: env.list(name, default=default)) if item.strip()]
+
+
+def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+SUPPORTED_DB_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+
+
+def env_database(name: str, default_sqlite: Path) -> dict[str, Any]:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        default_sqlite.parent.mkdir(parents=True, exist_ok=True)
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite)}
+    scheme = raw.split("://", 1)[0] if "://" in raw else ""
+    if scheme not in SUPPORTED_DB_SCHEMES:
+        raise ConfigError(f"{name} must be a postgres:// or sqlite:// URL, got scheme {scheme!r}")
+    config = _wrap(name, lambda: env.db_url(name))
+    if config["ENGINE"].endswith("sqlite3") and not config.get("NAME"):
+        raise ConfigError(f"{name} names no SQLite file")
+    if "postgresql" in config["ENGINE"] and not config.get("NAME"):
+        raise ConfigError(f"{name} names no database")
+    return config
+
+
+def env_redis_url(name: str) -> str | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    if not raw.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError(f"{name} must be a redis:// or rediss:// URL")
+    return raw
+
+
+def settings_or_exit(settings_module: str) -> None:
+    """Import the settings module now, so a ConfigError is one clear line, not a traceback."""
+    import importlib
+
+    try:
+        importlib.import_module(settings_module)
+    except ConfigError as exc:
+        sys.stderr.write(f"configuration error: {exc}\n")
+        raise SystemExit(2) from None

@@ -1,0 +1,63 @@
+"""``grpcserve [ADDRESS]``: run this site's gRPC server until SIGTERM/SIGINT, then drain.
+
+On a signal the health services report NOT_SERVING, the server stops accepting new
+calls, in-flight calls get ``GRPC_GRACE_SECONDS`` to finish, and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import structlog
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+
+logger = structlog.get_logger("grpcserve")
+
+
+class Command(BaseCommand):
+    help = "Run this site's gRPC server (graceful shutdown on SIGTERM/SIGINT)."
+    requires_system_checks = []
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("address", nargs="?", default=None, help="host:port, e.g. 127.0.0.1:8080 or [::]:8080")
+        parser.add_argument("--max-workers", type=int, default=None)
+        parser.add_argument("--grace", type=float, default=None, help="seconds in-flight calls may take to finish")
+
+    def handle(self, *args, **options) -> None:
+        from shared_apps.core.grpc_server.server import build_server
+
+        address = options["address"] or settings.GRPC_DEFAULT_ADDRESS
+        grace = options["grace"] if options["grace"] is not None else settings.GRPC_GRACE_SECONDS
+        self.check(display_num_errors=False)
+        server, state = build_server(options["max_workers"])
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise CommandError(f"cannot listen on {address}: {exc}") from exc
+        if port == 0:
+            raise CommandError(f"cannot listen on {address}")
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        on_start = getattr(settings, "GRPC_ON_START", None)
+        if on_start:
+            from django.utils.module_loading import import_string
+
+            import_string(on_start)()
+        server.start()
+        state.set_serving(True)
+        self.stdout.write(f"gRPC server listening on {address}", ending="\n")
+        self.stdout.flush()
+        logger.info("grpc_server_started", address=address, port=port)
+        stop.wait()
+        logger.info("grpc_server_stopping", grace_seconds=grace)
+        state.set_serving(False)
+        on_stop = getattr(settings, "GRPC_ON_STOP", None)
+        if on_stop:
+            from django.utils.module_loading import import_string
+
+            import_string(on_stop)(grace)
+        server.stop(grace).wait()
+        logger.info("grpc_server_stopped")

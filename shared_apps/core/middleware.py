@@ -1,0 +1,42 @@
+"""HTTP middleware: return the correlation id to the client.
+
+django-structlog's ``RequestMiddleware`` (listed before this one) takes ``X-Request-ID``
+from the request or makes one and binds it; this echoes it in the response.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction
+from django.http import HttpRequest, HttpResponse
+
+
+def current_request_id() -> str | None:
+    return structlog.contextvars.get_contextvars().get("request_id")
+
+
+class RequestIdResponseMiddleware:
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._tag(self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return self._tag(await self.get_response(request))
+
+    @staticmethod
+    def _tag(response: HttpResponse) -> HttpResponse:
+        request_id = current_request_id()
+        if request_id:
+            response["X-Request-ID"] = request_id
+        return response

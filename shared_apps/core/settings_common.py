@@ -1,0 +1,127 @@
+"""Settings shared by both sites. Each site's ``settings/base.py`` star-imports this
+module and adds what is its own (apps, URLs, database file, gRPC handlers).
+
+Everything that varies between environments is read from the environment (DESIGN 3).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from shared_apps.core.config import (
+    BASE_DIR,
+    env_choice,
+    env_int,
+    env_list,
+    env_redis_url,
+    env_str,
+)
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef0123456789"
+DEV_JWT_SIGNING_KEY = "dev-insecure-jwt-signing-key-change-me-0123456789abcdef"
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
+DEBUG = False
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+VAR_DIR = BASE_DIR / "var"
+
+USE_TZ = True
+TIME_ZONE = "UTC"
+LANGUAGE_CODE = "en-us"
+USE_I18N = False
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Bodies larger than this are refused with 413 before they are parsed.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("HTTP_MAX_BODY_BYTES", 1024 * 1024, minimum=1024)
+
+PASSWORD_HASHERS = [
+    # Argon2id first (OWASP's first choice); the others only verify old hashes.
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- cache (also the store for rate-limit counters) -------------------------------
+REDIS_URL = env_redis_url("REDIS_URL")
+if REDIS_URL:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- REST ---------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": ["shared_apps.authn.rest.AccessTokenAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "shared_apps.core.rest_errors.exception_handler",
+    "UNAUTHENTICATED_USER": None,
+}
+
+SPECTACULAR_SETTINGS = {
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_AUTHENTICATION": [],
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+}
+
+# --- tokens (DESIGN 7) ----------------------------------------------------------------
+JWT_ALGORITHM = env_choice("JWT_ALGORITHM", ("HS256", "RS256", "EdDSA"), "HS256")
+JWT_ISSUER = env_str("JWT_ISSUER", "chat-ai-auth")
+JWT_AUDIENCE = env_str("JWT_AUDIENCE", "chat-ai")
+JWT_ACCESS_TTL = timedelta(seconds=env_int("JWT_ACCESS_TTL", 15 * 60, minimum=10))
+JWT_REFRESH_TTL = timedelta(seconds=env_int("JWT_REFRESH_TTL", 7 * 24 * 3600, minimum=60))
+JWT_LEEWAY_SECONDS = env_int("JWT_LEEWAY_SECONDS", 0, minimum=0)
+
+SIMPLE_JWT = {
+    "ALGORITHM": JWT_ALGORITHM,
+    "ACCESS_TOKEN_LIFETIME": JWT_ACCESS_TTL,
+    "REFRESH_TOKEN_LIFETIME": JWT_REFRESH_TTL,
+    "AUDIENCE": JWT_AUDIENCE,
+    "ISSUER": JWT_ISSUER,
+    "USER_ID_FIELD": "id",
+    "USER_ID_CLAIM": "sub",
+    "TOKEN_TYPE_CLAIM": "typ",
+    "JTI_CLAIM": "jti",
+    "LEEWAY": JWT_LEEWAY_SECONDS,
+    "UPDATE_LAST_LOGIN": False,
+}
+
+# --- logging (DESIGN 9) ---------------------------------------------------------------
+LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
+DJANGO_STRUCTLOG_CELERY_ENABLED = False
+DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = 20  # INFO: a client's mistake is not our warning
+
+
+def logging_config(log_format: str) -> dict:
+    from shared_apps.core.logging import build_logging_config
+
+    return build_logging_config(log_format=log_format, level=LOG_LEVEL)
