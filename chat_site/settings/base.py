@@ -1,0 +1,127 @@
+"""Settings of the chat service. Environment-specific modules import this one."""
+
+from shared_apps.core.config import (
+    BASE_DIR,
+    ConfigError,
+    env_bool,
+    env_choice,
+    env_database,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+)
+from shared_apps.core.settings_common import *  # noqa: F403
+from shared_apps.core.settings_common import DEV_JWT_SIGNING_KEY, JWT_ALGORITHM, REDIS_URL, SPECTACULAR_SETTINGS
+
+SITE_NAME = "chat"
+
+INSTALLED_APPS = [
+    "daphne",  # its runserver speaks websockets in development
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    "rest_framework",
+    "drf_spectacular",
+    "django_grpc_framework",
+    "django_structlog",
+    "shared_apps.core",
+    "shared_apps.authn",
+    "shared_apps.chat",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django_structlog.middlewares.RequestMiddleware",
+    "shared_apps.core.middleware.RequestIdResponseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "chat_site.urls"
+ASGI_APPLICATION = "chat_site.asgi.application"
+# The chat admin's staff accounts are local to the chat site (Django's own user model);
+# platform users are known only by the id in their verified token.
+
+DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "chat.sqlite3")}
+# ASGI: connections are opened per unit of work by database_sync_to_async and closed after;
+# nothing holds one for the length of a stream. Production adds a bounded psycopg pool.
+DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+# --- channel layer -------------------------------------------------------------------------
+if REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": "chatai", "capacity": 1000, "expiry": 60},
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+# --- tokens: the chat service only verifies -------------------------------------------------
+from shared_apps.authn.keys import build_keyring  # noqa: E402
+
+JWT_KEYRING = build_keyring(
+    algorithm=JWT_ALGORITHM,
+    # HS256 verifies with the shared secret; RS256/EdDSA need only the public key(s).
+    signing_key=env_str("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY if JWT_ALGORITHM == "HS256" else ""),
+    verifying_keys_pem=env_str("JWT_VERIFYING_KEY", ""),
+    previous_secrets=env_list("JWT_PREVIOUS_SIGNING_KEYS", []),
+)
+AUTHN_SESSION_STATE_CHECK = "shared_apps.authn.revocation.session_is_active"
+AUTH_GRPC_TARGET = env_str("AUTH_GRPC_TARGET", "127.0.0.1:8080")
+# How often each process asks the auth service for newly ended sessions, and how stale
+# that knowledge may grow (auth service unreachable) before tokens are refused.
+AUTHN_REVOCATION_POLL_SECONDS = env_float("AUTHN_REVOCATION_POLL_SECONDS", 0.25, minimum=0.01)
+AUTHN_REVOCATION_MAX_STALENESS = env_float("AUTHN_REVOCATION_MAX_STALENESS", 30.0, minimum=1.0)
+
+# --- model providers (DESIGN 3) ----------------------------------------------------------------
+OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
+OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
+CHAT_PROVIDER = env_choice(
+    "CHAT_PROVIDER", ("openai", "local"), "openai" if (OPENAI_API_KEY or OPENAI_BASE_URL) else "local"
+)
+CHAT_MODEL = env_str("CHAT_MODEL", "gpt-4o-mini")
+CHAT_ALLOWED_MODELS = env_list("CHAT_ALLOWED_MODELS", [CHAT_MODEL])
+if CHAT_MODEL not in CHAT_ALLOWED_MODELS:
+    raise ConfigError("CHAT_ALLOWED_MODELS must include CHAT_MODEL")
+OPENAI_CONNECT_TIMEOUT = env_float("OPENAI_CONNECT_TIMEOUT", 5.0, minimum=0.1)
+OPENAI_FIRST_TOKEN_TIMEOUT = env_float("OPENAI_FIRST_TOKEN_TIMEOUT", 30.0, minimum=0.1)
+OPENAI_IDLE_TIMEOUT = env_float("OPENAI_IDLE_TIMEOUT", 30.0, minimum=0.1)
+OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
+CHAT_SYSTEM_PROMPT = env_str("CHAT_SYSTEM_PROMPT", "")
+CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=256)
+CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)
+CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096, minimum=1)
+CHAT_RATE_MESSAGES_PER_MINUTE = env_int("CHAT_RATE_MESSAGES_PER_MINUTE", 30, minimum=1)
+CHAT_RATE_TOKENS_PER_DAY = env_int("CHAT_RATE_TOKENS_PER_DAY", 1_000_000, minimum=1)
+CHAT_LOCAL_DELAY_SECONDS = env_float("CHAT_LOCAL_DELAY_SECONDS", 0.03, minimum=0.0)
+
+# --- websocket -----------------------------------------------------------------------------------
+CHAT_WS_ALLOWED_ORIGINS = env_list(
+    "CHAT_WS_ALLOWED_ORIGINS", ["http://127.0.0.1:8083", "http://localhost:8083"]
+)
+CHAT_WS_AUTH_TIMEOUT = env_float("CHAT_WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
+CHAT_WS_MAX_FRAME_BYTES = env_int("CHAT_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
+
+# --- gRPC ------------------------------------------------------------------------------------------
+GRPC_FRAMEWORK = {"ROOT_HANDLERS_HOOK": "chat_site.grpc_handlers.grpc_handlers"}
+GRPC_PUBLIC_METHODS: set[str] = set()
+GRPC_DEFAULT_ADDRESS = env_str("GRPC_ADDRESS", "127.0.0.1:8082")
+GRPC_SERVICE_NAMES = ["chat.ChatService"]
+GRPC_MAX_WORKERS = env_int("GRPC_MAX_WORKERS", 64, minimum=1)
+GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 30, minimum=0)
+GRPC_ON_START = "shared_apps.authn.revocation.revocation_feed_start"
+
+SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Chat AI chat service"}
+_ = env_bool  # re-exported for environment modules
