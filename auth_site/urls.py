@@ -6,6 +6,7 @@ from shared_apps.accounts.rest_api.views import jwks
 
 urlpatterns = [
     path("", include("shared_apps.core.health")),
+    path("", include("django_prometheus.urls")),  # /metrics (Prometheus)
     path("v1/", include("shared_apps.accounts.rest_api.urls")),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),

@@ -79,3 +79,13 @@ GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 20, minimum=0)
 SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Chat AI auth service"}
 GRPC_DEFAULT_ADDRESS = env_str("GRPC_ADDRESS", "127.0.0.1:8080")
 GRPC_SERVICE_NAMES = ["auth.AuthService"]
+
+
+# --- metrics (DESIGN 9): /metrics via django-prometheus, gRPC calls via the interceptor -------
+INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]

@@ -125,3 +125,13 @@ GRPC_ON_START = "shared_apps.authn.revocation.revocation_feed_start"
 
 SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Chat AI chat service"}
 _ = env_bool  # re-exported for environment modules
+
+
+# --- metrics (DESIGN 9): /metrics via django-prometheus, gRPC calls via the interceptor -------
+INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    *MIDDLEWARE,
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]

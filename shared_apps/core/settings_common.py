@@ -125,3 +125,9 @@ def logging_config(log_format: str) -> dict:
     from shared_apps.core.logging import build_logging_config
 
     return build_logging_config(log_format=log_format, level=LOG_LEVEL)
+
+
+# --- metrics (DESIGN 9) -------------------------------------------------------------------
+# Port of the Prometheus endpoint of a ``grpcserve`` process; 0 (the default) serves none.
+# The HTTP apps serve theirs at /metrics on their own port (django-prometheus).
+GRPC_METRICS_PORT = env_int("GRPC_METRICS_PORT", 0, minimum=0)

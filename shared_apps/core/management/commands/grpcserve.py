@@ -46,6 +46,7 @@ class Command(BaseCommand):
             from django.utils.module_loading import import_string
 
             import_string(on_start)()
+        _metrics_endpoint_start(settings.GRPC_METRICS_PORT)
         server.start()
         state.set_serving(True)
         self.stdout.write(f"gRPC server listening on {address}", ending="\n")
@@ -61,3 +62,18 @@ class Command(BaseCommand):
             import_string(on_stop)(grace)
         server.stop(grace).wait()
         logger.info("grpc_server_stopped")
+
+
+# --- metrics endpoint -----------------------------------------------------------------------
+def _metrics_endpoint_start(port: int) -> None:
+    """Serve the Prometheus registry (``grpc_server_*`` from the metrics interceptor) on
+    ``GRPC_METRICS_PORT``, all interfaces, in a daemon thread; 0 serves nothing."""
+    if not port:
+        return
+    from prometheus_client import start_http_server
+
+    try:
+        start_http_server(port)
+    except OSError as exc:
+        raise CommandError(f"cannot serve metrics on port {port} (GRPC_METRICS_PORT): {exc}") from exc
+    logger.info("grpc_metrics_serving", port=port)
