@@ -16,6 +16,7 @@ from shared_apps.core.errors import PermissionDenied, ValidationFailed
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+MAX_PAGE = 2**31 - 1  # the range of the proto's int32; beyond it OFFSET overflows the database's integer
 # Revocations committed slightly out of timestamp order are still caught by re-reading
 # this much before the cursor; the feed is a set, so repeats are harmless.
 FEED_OVERLAP = timedelta(seconds=5)
@@ -33,7 +34,7 @@ def page_params(*, page: int | None, limit: int | None) -> tuple[int, int]:
     """0 or None means the default (proto3 sends 0 for an unset field)."""
     page = page or 1
     limit = limit or DEFAULT_PAGE_SIZE
-    if page < 1:
+    if not 1 <= page <= MAX_PAGE:
         raise ValidationFailed("page: Must be 1 or more.", details={"page": ["Must be 1 or more."]})
     if not 1 <= limit <= MAX_PAGE_SIZE:
         raise ValidationFailed(

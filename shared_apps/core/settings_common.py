@@ -118,6 +118,8 @@ SIMPLE_JWT = {
 # --- logging (DESIGN 9) ---------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
 DJANGO_STRUCTLOG_CELERY_ENABLED = False
+# Take the caller's X-Request-ID (DESIGN 9); RequestIdResponseMiddleware replaces a malformed one.
+DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = 20  # INFO: a client's mistake is not our warning
 
 

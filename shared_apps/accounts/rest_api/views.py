@@ -122,7 +122,8 @@ class UserListApi(APIView):
     permission_classes = [IsAuthenticated]
 
     class FilterSerializer(serializers.Serializer):
-        page = serializers.IntegerField(required=False, default=1)
+        # An explicit page=0 is a mistake here (only proto3's unset 0 means "the default").
+        page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=selectors.MAX_PAGE)
         limit = serializers.IntegerField(required=False, default=selectors.DEFAULT_PAGE_SIZE)
 
     class OutputSerializer(serializers.Serializer):

@@ -1,3 +1,5 @@
+"""Typed factory_boy factories of the auth service's models."""
+
 from __future__ import annotations
 
 import factory
@@ -20,3 +22,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     def _save(obj, create, extracted, **kwargs):  # noqa: N805
         if create:
             obj.save()
+
+
+class StaffUserFactory(UserFactory):
+    is_staff = True

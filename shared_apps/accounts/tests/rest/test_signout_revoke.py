@@ -1,0 +1,65 @@
+"""POST /v1/auth/signout and /v1/auth/revoke: the session's tokens stop working."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared_apps.accounts.models import Session
+from shared_apps.accounts.tests.conftest import bearer
+from shared_apps.accounts.tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def _assert_session_dead(api, tokens) -> None:
+    assert api.post("/v1/auth/validate", {"token": tokens.access_token}, format="json").json()["valid"] is False
+    assert api.post("/v1/auth/signout", **bearer(tokens.access_token)).status_code == 401
+    assert api.post("/v1/auth/refresh", {"refresh_token": tokens.refresh_token}, format="json").status_code == 401
+
+
+def test_signout_ends_the_session(api, signed_in):
+    # given
+    _user, tokens = signed_in
+    # when
+    response = api.post("/v1/auth/signout", **bearer(tokens.access_token))
+    # then
+    assert response.status_code == 200
+    assert Session.objects.get(id=tokens.session_id).revoke_reason == Session.EndReason.SIGNOUT
+    _assert_session_dead(api, tokens)
+
+
+def test_signout_without_token_is_401(api):
+    # when
+    response = api.post("/v1/auth/signout")
+    # then
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_signout_leaves_other_sessions_alone(api, user, signed_in):
+    # given
+    _user, tokens = signed_in
+    other = api.post("/v1/auth/signin", {"email": user.email, "password": PASSWORD}, format="json").json()["tokens"]
+    # when
+    api.post("/v1/auth/signout", **bearer(tokens.access_token))
+    # then
+    assert api.post("/v1/auth/validate", {"token": other["access_token"]}, format="json").json()["valid"] is True
+
+
+def test_revoke_ends_the_session(api, signed_in):
+    # given
+    _user, tokens = signed_in
+    # when
+    response = api.post("/v1/auth/revoke", {"access_token": tokens.access_token}, format="json")
+    # then
+    assert response.status_code == 200
+    assert Session.objects.get(id=tokens.session_id).revoke_reason == Session.EndReason.REVOKED
+    _assert_session_dead(api, tokens)
+
+
+def test_revoke_with_invalid_token_is_401(api):
+    # when
+    response = api.post("/v1/auth/revoke", {"access_token": "nope"}, format="json")
+    # then
+    assert response.status_code == 401
