@@ -1,0 +1,55 @@
+"""gunicorn configuration of the auth service's REST app (WSGI).
+
+    gunicorn -c docker/gunicorn.auth.py auth_site.wsgi:application
+
+gthread workers: each request is short (Argon2 hashing is the slowest part, bounded by
+PASSWORD_HASH_CONCURRENCY), so a few processes with a few threads each keep the CPU busy
+without one connection per thread to the database (production settings pool them).
+
+Environment (defaults in brackets): PORT [8081] or GUNICORN_BIND; WEB_CONCURRENCY [2]
+worker processes; GUNICORN_THREADS [4]; GUNICORN_TIMEOUT [30] seconds a request may take
+before its worker is restarted; GUNICORN_GRACEFUL_TIMEOUT [25] seconds in-flight requests
+get after SIGTERM (keep it below the pod's terminationGracePeriodSeconds);
+GUNICORN_KEEPALIVE [75] (longer than the ingress's upstream keep-alive, so the proxy, not
+gunicorn, closes idle connections and no request lands on a closing socket);
+GUNICORN_MAX_REQUESTS [2000] per worker before it is recycled; GUNICORN_ACCESS_LOG [false].
+"""
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from gunicorn_common import (  # noqa: E402
+    ACCESS_LOG_FORMAT,
+    access_log_target,
+    bind_from_env,
+    child_exit,
+    env_int,
+    on_starting,
+)
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "auth_site.settings.production")
+
+wsgi_app = "auth_site.wsgi:application"
+bind = bind_from_env(8081)
+worker_class = "gthread"
+workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
+threads = env_int("GUNICORN_THREADS", 4, minimum=1)
+timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=1)
+graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=0)
+keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
+max_requests = env_int("GUNICORN_MAX_REQUESTS", 2000, minimum=0)
+max_requests_jitter = max_requests // 10
+# The heartbeat file of each worker: on tmpfs, so a slow disk never looks like a hung worker.
+worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else None)
+# TLS ends at the ingress; Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER).
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+control_socket_disable = True  # nothing drives it, and the root filesystem is read-only
+accesslog = access_log_target()
+access_log_format = ACCESS_LOG_FORMAT
+errorlog = "-"
+loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
+proc_name = "chat-ai-auth"
+
+__all__ = ["child_exit", "on_starting"]
