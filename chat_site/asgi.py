@@ -15,4 +15,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from shared_apps.chat.ws_api.routing import websocket_application  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+from shared_apps.chat.realtime import LoopBindingMiddleware  # noqa: E402
+
+application = LoopBindingMiddleware(
+    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
+)

@@ -135,3 +135,4 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
+GRPC_ON_STOP = "shared_apps.chat.replies.replies_drain_sync"

@@ -76,6 +76,11 @@ def principal_from_claims(token: SessionAccessToken) -> Principal:
         raise NotAuthenticated("Token is invalid.") from exc
 
 
+def session_state_check(principal: Principal) -> bool:
+    """Whether the principal's session is still live (the site's check; cheap on the chat site)."""
+    return _session_state_check()(principal.session_id, principal.user_id)
+
+
 def access_token_verify(raw_token: str) -> Principal:
     """Return the principal of a live access token or raise NotAuthenticated."""
     principal = principal_from_claims(access_token_claims(raw_token))

@@ -1,0 +1,39 @@
+"""Channels middleware: verify an ``Authorization: Bearer`` header on the websocket handshake.
+
+It never rejects the handshake itself: the consumer accepts and then closes with 4401
+(a close code a browser can see; a refused handshake is an opaque 403), or waits for the
+first-frame ``auth`` that browsers use, since they cannot set headers on a websocket.
+Tokens are never read from the URL.
+"""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from channels.middleware import BaseMiddleware
+
+from shared_apps.authn.verify import Principal, access_token_verify, bearer_token
+from shared_apps.core.errors import NotAuthenticated, ServiceUnavailable
+
+
+async def access_token_verify_async(token: str) -> Principal:
+    # Off the loop: the first check in a process may wait for the revocation feed's first sync.
+    return await sync_to_async(access_token_verify, thread_sensitive=False)(token)
+
+
+class AccessTokenWebsocketMiddleware(BaseMiddleware):
+    async def __call__(self, scope, receive, send):
+        scope = dict(scope, principal=None, auth_error=None)
+        header = None
+        for name, value in scope.get("headers", ()):
+            if name == b"authorization":
+                header = value.decode("latin-1")
+        if header is not None:
+            token = bearer_token(header)
+            if token is None:
+                scope["auth_error"] = "Authorization header must be 'Bearer <access token>'."
+            else:
+                try:
+                    scope["principal"] = await access_token_verify_async(token)
+                except (NotAuthenticated, ServiceUnavailable) as exc:
+                    scope["auth_error"] = exc.message
+        return await super().__call__(scope, receive, send)

@@ -1,0 +1,67 @@
+"""Conversation events for live followers (``StreamMessages``, sockets), published after commit.
+
+Only message-level events travel through the channel layer (a message stored, a reply
+started, a reply finished): a handful per reply. Reply deltas never do; a follower that
+sees ``reply.started`` reads the deltas from the reply log (``streams``), which cannot drop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import structlog
+from asgiref.sync import SyncToAsync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from shared_apps.chat import realtime
+from shared_apps.chat.models import Message
+
+logger = structlog.get_logger(__name__)
+
+
+def conversation_group(conversation_id: Any) -> str:
+    return f"conv.{conversation_id}"
+
+
+async def _group_send(group: str, event: dict[str, Any]) -> None:
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    try:
+        await layer.group_send(group, event)
+    except Exception as exc:  # noqa: BLE001 - a follower missing an event must not fail the write
+        logger.warning("conversation_event_not_published", group=group, error=type(exc).__name__)
+
+
+def publish(conversation_id: Any, kind: str, message: Message) -> None:
+    """Fire-and-forget, from sync code: on the loop this thread was called from (ASGI) or
+    the process's realtime loop, so in-memory layer queues stay on one loop."""
+    from shared_apps.chat.rest_api.serializers import message_data
+
+    event = {"type": "conversation.event", "kind": kind, "message": message_data(message)}
+    coro = _group_send(conversation_group(conversation_id), event)
+    outer = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is not None:
+        running.create_task(coro)
+    elif outer is not None and outer.is_running():
+        asyncio.run_coroutine_threadsafe(coro, outer)
+    else:
+        realtime.submit(coro)
+
+
+def message_created_after_commit(message: Message) -> None:
+    transaction.on_commit(lambda: publish(message.conversation_id, "message", message))
+
+
+def reply_started_after_commit(message: Message) -> None:
+    transaction.on_commit(lambda: publish(message.conversation_id, "reply_started", message))
+
+
+def reply_finished_after_commit(message: Message) -> None:
+    transaction.on_commit(lambda: publish(message.conversation_id, "reply_finished", message))

@@ -1,0 +1,90 @@
+"""Following a conversation live: its stored messages, then new messages and reply deltas
+as they happen (the seed's ``StreamMessages``, which only sent a placeholder).
+
+Subscribes to the conversation's channel-layer group *before* reading what is stored, so
+nothing that happens in between is missed; messages already sent are not repeated. A
+reply's deltas are read from the reply log (``replies.reply_events``), never from the
+channel layer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+from channels.layers import get_channel_layer
+
+from shared_apps.chat import replies, selectors
+from shared_apps.chat.events import conversation_group
+from shared_apps.chat.models import Message
+from shared_apps.chat.rest_api.serializers import message_data
+
+STORED_LIMIT = 100
+
+
+async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> AsyncIterator[dict[str, Any]]:
+    """Yields ``{"kind": "message", "message": {...}}`` and ``{"kind": "delta", ...}`` events."""
+    conversation = await replies.db(selectors.conversation_get)(user_id=user_id, conversation_id=conversation_id)
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    group = conversation_group(conversation.id)
+    await layer.group_add(group, channel)
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    following: dict[str, asyncio.Task] = {}
+    sent: dict[str, str] = {}  # message id -> status last sent
+
+    async def pump_layer() -> None:
+        while True:
+            event = await layer.receive(channel)
+            await queue.put({"source": "layer", **event})
+
+    async def pump_reply(message_id: str) -> None:
+        async for frame in replies.reply_events(user_id=user_id, message_id=message_id, after_seq=0):
+            if frame["type"] == "delta":
+                await queue.put({"source": "reply", "kind": "delta", **frame})
+            elif frame["type"] == "done":
+                # The final message travels behind its last delta on the same queue.
+                await queue.put({"source": "reply", "kind": "reply_finished", "message": frame["message"]})
+
+    def follow_reply(message_id: str) -> None:
+        if message_id not in following:
+            following[message_id] = asyncio.create_task(pump_reply(message_id))
+
+    pump = asyncio.create_task(pump_layer())
+    try:
+        stored = await replies.db(_stored)(conversation.id)
+        for message in stored:
+            sent[message["id"]] = message["status"]
+            yield {"kind": "message", "message": message}
+            if message["status"] == Message.Status.STREAMING:
+                follow_reply(message["id"])
+        while True:
+            event = await queue.get()
+            if event["source"] == "reply" and event["kind"] == "delta":
+                yield {"kind": "delta", "message_id": event["message_id"], "seq": event["seq"], "content": event["content"]}
+                continue
+            message = event["message"]
+            if event["kind"] == "reply_started":
+                follow_reply(message["id"])
+                continue
+            pump_of_reply = following.get(message["id"])
+            if event["source"] == "layer" and pump_of_reply is not None and not pump_of_reply.done():
+                continue  # its own pump delivers the final message after the last delta
+            if sent.get(message["id"]) == message["status"]:
+                continue
+            sent[message["id"]] = message["status"]
+            yield {"kind": "message", "message": message}
+    finally:
+        pump.cancel()
+        for task in following.values():
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await layer.group_discard(group, channel)
+
+
+def _stored(conversation_id: uuid.UUID) -> list[dict[str, Any]]:
+    newest = Message.objects.filter(conversation_id=conversation_id).order_by("-created_at", "-id")[:STORED_LIMIT]
+    return [message_data(m) for m in reversed(list(newest))]

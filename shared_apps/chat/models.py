@@ -1,0 +1,85 @@
+"""Conversations and messages of the chat service (DESIGN 8), in its own database.
+
+Users live in the auth service; here a user is only the UUID of a verified token.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class Conversation(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user_id = models.UUIDField(help_text="Owner (a user of the auth service).")
+    title = models.CharField(max_length=200, blank=True)
+    model = models.CharField(max_length=100, blank=True, help_text="Default model for replies; blank = CHAT_MODEL.")
+    system_prompt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_activity_at = models.DateTimeField(default=timezone.now, help_text="Last message or reply.")
+
+    class Meta:
+        ordering = ["-last_activity_at", "-id"]
+        indexes = [models.Index(fields=["user_id", "-last_activity_at", "-id"], name="chat_conv_owner_activity_idx")]
+
+    def __str__(self) -> str:
+        return self.title or str(self.id)
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user"
+        ASSISTANT = "assistant"
+        SYSTEM = "system"
+
+    class Status(models.TextChoices):
+        COMPLETE = "complete"
+        STREAMING = "streaming"
+        FAILED = "failed"
+        CANCELLED = "cancelled"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    user_id = models.UUIDField()
+    role = models.CharField(max_length=16, choices=Role.choices)
+    content = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.COMPLETE)
+    model = models.CharField(max_length=100, blank=True)
+    prompt_tokens = models.PositiveIntegerField(null=True, blank=True)
+    completion_tokens = models.PositiveIntegerField(null=True, blank=True)
+    total_tokens = models.PositiveIntegerField(null=True, blank=True)
+    finish_reason = models.CharField(max_length=32, blank=True)
+    error_code = models.CharField(max_length=32, blank=True)
+    client_message_id = models.CharField(max_length=100, null=True, blank=True)
+    reply_to = models.OneToOneField(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reply",
+        help_text="For an assistant message: the user message it answers.",
+    )
+    seq = models.PositiveIntegerField(default=0, help_text="Deltas stored so far (assistant messages).")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        indexes = [
+            models.Index(fields=["conversation", "created_at", "id"], name="chat_msg_conv_created_idx"),
+            models.Index(fields=["user_id", "created_at"], name="chat_msg_user_created_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["conversation", "client_message_id"],
+                condition=Q(client_message_id__isnull=False),
+                name="chat_msg_client_id_unique_per_conv",
+            ),
+            models.CheckConstraint(condition=Q(role__in=["user", "assistant", "system"]), name="chat_msg_role_valid"),
+            models.CheckConstraint(
+                condition=Q(status__in=["complete", "streaming", "failed", "cancelled"]), name="chat_msg_status_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} {self.id}"

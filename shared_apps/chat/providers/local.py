@@ -1,0 +1,46 @@
+"""``local``: the offline stand-in, so the stack runs with no key and no network.
+
+It answers deterministically, streams word by word and names itself ``local-echo``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from shared_apps.chat.providers.base import CompletionRequest, Delta, Finish, ProviderEvent, Usage
+
+LOCAL_MODEL = "local-echo"
+
+
+def approx_tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4)
+
+
+class LocalProvider:
+    name = "local"
+
+    def __init__(self, delay_seconds: float = 0.03) -> None:
+        self.delay_seconds = delay_seconds
+
+    def model_name(self, requested: str) -> str:
+        return LOCAL_MODEL
+
+    @staticmethod
+    def answer(request: CompletionRequest) -> str:
+        last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
+        turns = sum(1 for m in request.messages if m.role == "user")
+        return f"You said: {last.strip()} (local-echo, turn {turns}; set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)"
+
+    async def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
+        text = self.answer(request)
+        words = text.split(" ")
+        limit = request.max_tokens or len(words)
+        for index, word in enumerate(words[:limit]):
+            if self.delay_seconds:
+                await asyncio.sleep(self.delay_seconds)
+            yield Delta(word if index == 0 else " " + word)
+        prompt = sum(approx_tokens(m.content) for m in request.messages)
+        completion = min(len(words), limit)
+        yield Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion)
+        yield Finish(reason="stop" if limit >= len(words) else "length", model=LOCAL_MODEL)

@@ -1,0 +1,128 @@
+"""The event loop that runs replies and realtime fan-out in this process.
+
+A reply belongs to its conversation, not to the request or socket that asked for it, so
+it runs as a task on a long-lived loop: the ASGI server's loop in the chat ASGI process
+(bound by ``LoopBindingMiddleware``), or a background loop thread in processes without
+one (the gRPC server, tests, management commands). Sync code (REST views, gRPC
+servicers, services after commit) hands coroutines to that loop with ``submit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+_loop: asyncio.AbstractEventLoop | None = None
+_lock = threading.Lock()
+
+
+def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
+    global _loop
+    if _loop is not loop:
+        with _lock:
+            if _loop is None or _loop.is_closed() or not _loop.is_running():
+                _loop = loop
+
+
+def _start_background_loop() -> asyncio.AbstractEventLoop:
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(ready.set)
+        loop.run_forever()
+
+    threading.Thread(target=run, name="realtime-loop", daemon=True).start()
+    ready.wait()
+    return loop
+
+
+def realtime_loop() -> asyncio.AbstractEventLoop:
+    global _loop
+    loop = _loop
+    if loop is not None and loop.is_running() and not loop.is_closed():
+        return loop
+    with _lock:
+        if _loop is None or _loop.is_closed() or not _loop.is_running():
+            _loop = _start_background_loop()
+        return _loop
+
+
+def on_realtime_loop() -> bool:
+    try:
+        return asyncio.get_running_loop() is realtime_loop()
+    except RuntimeError:
+        return False
+
+
+def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
+    """Run ``coro`` on the realtime loop from any thread; returns a thread-safe future."""
+    return asyncio.run_coroutine_threadsafe(coro, realtime_loop())
+
+
+def iterate_sync(
+    make: Callable[[], AsyncIterator[T]],
+    *,
+    is_active: Callable[[], bool] = lambda: True,
+    poll_seconds: float = 1.0,
+) -> Iterator[T]:
+    """Consume an async iterator (created and driven on the realtime loop) from a sync
+    thread, e.g. a gRPC servicer's. Stops when ``is_active()`` turns false (the client
+    went away), checked every ``poll_seconds`` while waiting."""
+    loop = realtime_loop()
+    holder: dict[str, AsyncIterator[T]] = {}
+
+    async def create() -> None:
+        holder["it"] = make()
+
+    asyncio.run_coroutine_threadsafe(create(), loop).result()
+    iterator = holder["it"]
+    try:
+        while True:
+            future = asyncio.run_coroutine_threadsafe(_anext(iterator), loop)
+            while True:
+                try:
+                    done, item = future.result(timeout=poll_seconds)
+                    break
+                except concurrent.futures.TimeoutError:
+                    if not is_active():
+                        future.cancel()
+                        return
+            if done:
+                return
+            yield item
+    finally:
+        closer = getattr(iterator, "aclose", None)
+        if closer is not None:
+            asyncio.run_coroutine_threadsafe(_close(closer), loop)
+
+
+async def _anext(iterator: AsyncIterator[T]) -> tuple[bool, T | None]:
+    try:
+        return False, await iterator.__anext__()
+    except StopAsyncIteration:
+        return True, None
+
+
+async def _close(closer: Callable[[], Awaitable[None]]) -> None:
+    try:
+        await closer()
+    except Exception:  # noqa: BLE001 - closing a finished iterator may raise; nothing to do
+        pass
+
+
+class LoopBindingMiddleware:
+    """ASGI middleware: make the server's loop this process's realtime loop."""
+
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        bind_loop(asyncio.get_running_loop())
+        return await self.app(scope, receive, send)

@@ -1,0 +1,257 @@
+"""Producing a reply: the model call, the reply log, batched storage, cancel, resume.
+
+``reply_launch`` starts ``reply_produce`` as a task on the running loop; it does not
+belong to the request or socket that asked, so a dropped socket does not stop the model.
+Only ``reply_cancel`` (or a server shutting down past its grace period) stops it, and
+then what arrived is stored with status ``cancelled``. An upstream failure stores what
+arrived with status ``failed``. Content is stored as it grows every
+``CHAT_PERSIST_INTERVAL`` seconds (not per token) and once at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.utils import timezone
+
+from shared_apps.chat import realtime, selectors, services, streams
+from shared_apps.chat.models import Message
+from shared_apps.chat.providers import provider_get
+from shared_apps.chat.providers.base import Delta, Finish, Usage
+from shared_apps.chat.rest_api.serializers import message_data, usage_data
+from shared_apps.chat.services import ReplyPlan
+from shared_apps.core.errors import (
+    ApplicationError,
+    NotFound,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+
+logger = structlog.get_logger(__name__)
+
+PERSIST_INTERVAL_SECONDS = 1.0
+CANCEL_POLL_SECONDS = 0.5
+_tasks: set[asyncio.Task] = set()
+
+
+def db(func):
+    """Run ORM work off the event loop in the bounded default executor (not the single
+    thread-sensitive thread), closing stale connections around it."""
+    return database_sync_to_async(func, thread_sensitive=False)
+
+
+def done_frame(message: Message) -> dict[str, Any]:
+    return {"type": "done", "message": message_data(message), "usage": usage_data(message)}
+
+
+def error_frame(message_id: Any, error: ApplicationError) -> dict[str, Any]:
+    return {"type": "error", "message_id": str(message_id), "code": error.code, "message": error.message}
+
+
+ERRORS_BY_CODE: dict[str, type[ApplicationError]] = {
+    UpstreamError.code: UpstreamError,
+    UpstreamTimeout.code: UpstreamTimeout,
+    ServiceUnavailable.code: ServiceUnavailable,
+}
+
+
+def error_from_frame(frame: dict[str, Any]) -> ApplicationError:
+    return ERRORS_BY_CODE.get(frame.get("code", ""), UpstreamError)(frame.get("message", "The reply failed."))
+
+
+async def _cancel_watch(entry: streams.ReplyEntry) -> None:
+    """With Redis, a cancel may come from another process: poll its flag, cancel the task."""
+    while entry.final is None:
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+        try:
+            if await streams.redis_cancel_requested(entry.message_id):
+                entry.cancel_requested = True
+                if entry.task is not None:
+                    entry.task.cancel()
+                return
+        except Exception:  # noqa: BLE001 - Redis hiccup: keep producing
+            continue
+
+
+async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
+    message_id = plan.assistant_message.id
+    mirror = streams.RedisMirror(str(message_id)) if settings.REDIS_URL else None
+    watcher = asyncio.create_task(_cancel_watch(entry)) if mirror else None
+    parts: list[str] = []
+    usage: Usage | None = None
+    finish_reason = ""
+    status = Message.Status.FAILED
+    error: ApplicationError | None = None
+    progress: asyncio.Task | None = None
+    persisted_at = time.monotonic()
+    try:
+        provider = provider_get()
+        async with contextlib.aclosing(provider.stream(plan.request)) as events:
+            async for event in events:
+                if isinstance(event, Delta):
+                    parts.append(event.text)
+                    seq = streams.memory_log.append(entry, event.text)
+                    if mirror is not None:
+                        mirror.add_delta(seq, event.text)
+                    now = time.monotonic()
+                    if now - persisted_at >= PERSIST_INTERVAL_SECONDS and (progress is None or progress.done()):
+                        persisted_at = now
+                        progress = asyncio.create_task(
+                            db(services.reply_progress_save)(message_id=message_id, content="".join(parts), seq=seq)
+                        )
+                elif isinstance(event, Usage):
+                    usage = event
+                elif isinstance(event, Finish):
+                    finish_reason = event.reason
+        status = Message.Status.COMPLETE
+    except asyncio.CancelledError:
+        status = Message.Status.CANCELLED
+        logger.info("reply_cancelled", message_id=str(message_id), deltas=len(parts))
+    except ApplicationError as exc:
+        error = exc
+        logger.warning("reply_failed", message_id=str(message_id), code=exc.code, deltas=len(parts))
+    except Exception as exc:  # noqa: BLE001 - never lose what arrived
+        error = UpstreamError("The reply failed unexpectedly.")
+        logger.exception("reply_crashed", message_id=str(message_id), error=type(exc).__name__)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    if progress is not None:
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await progress
+    message = await _finish_save(
+        message_id=message_id, content="".join(parts), seq=len(parts), status=status, usage=usage,
+        finish_reason=finish_reason, error_code=error.code if error else "",
+    )
+    final = error_frame(message_id, error) if error is not None else done_frame(message)
+    streams.memory_log.finish(entry, final)
+    if mirror is not None:
+        await mirror.add_final(len(parts) + 1, final)
+
+
+async def _finish_save(**fields) -> Message:
+    """The final save must happen even if the database blips: retry a few times."""
+    for attempt in range(5):
+        try:
+            return await db(services.reply_finish_save)(**fields)
+        except asyncio.CancelledError:
+            continue  # shutdown cancels again: still store
+        except Exception:  # noqa: BLE001
+            if attempt == 4:
+                raise
+            logger.warning("reply_final_save_retry", message_id=str(fields["message_id"]), attempt=attempt + 1)
+            await asyncio.sleep(0.2 * (attempt + 1))
+    raise RuntimeError("unreachable")
+
+
+def reply_launch(plan: ReplyPlan) -> streams.ReplyEntry:
+    """Start producing ``plan``'s reply on the running loop (call from async code)."""
+    entry = streams.memory_log.open(
+        str(plan.assistant_message.id), str(plan.conversation.id), user_id=str(plan.user_message.user_id)
+    )
+    task = asyncio.get_running_loop().create_task(reply_produce(plan, entry))
+    entry.task = task
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+    return entry
+
+
+async def reply_events(*, user_id: uuid.UUID, message_id: str, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
+    """The reply's frames after ``after_seq``: deltas, then ``done`` or ``error``; live while it runs.
+
+    Local log first; then (another process produced it) the Redis Stream; then the
+    database, where a finished reply answers its final frame at once.
+    """
+    entry = streams.memory_log.get(str(message_id))
+    if entry is not None:
+        if entry.user_id != str(user_id):
+            raise NotFound("Message not found.")
+        async for frame in streams.memory_log.read(entry, after_seq):
+            yield frame
+        return
+    message = await db(selectors.message_get)(user_id=user_id, message_id=message_id)
+    if message.role != Message.Role.ASSISTANT:
+        raise NotFound("Reply not found.")
+    if message.status == Message.Status.STREAMING and settings.REDIS_URL and await streams.redis_has_reply(str(message.id)):
+        async for frame in streams.redis_read(str(message.id), after_seq):
+            yield frame
+            if frame["type"] in ("done", "error"):
+                return
+        message = await db(Message.objects.get)(id=message.id)
+    while message.status == Message.Status.STREAMING:
+        # Produced elsewhere with no shared log, or its process died: wait for the stored end.
+        if (timezone.now() - message.updated_at).total_seconds() > settings.OPENAI_IDLE_TIMEOUT + 60:
+            message = await db(services.reply_orphan_cancel)(message_id=message.id) or message
+            break
+        await asyncio.sleep(0.5)
+        message = await db(Message.objects.get)(id=message.id)
+    if message.status == Message.Status.FAILED:
+        code = message.error_code or UpstreamError.code
+        yield error_frame(message.id, ERRORS_BY_CODE.get(code, UpstreamError)("The reply failed."))
+    else:
+        yield done_frame(message)
+
+
+async def reply_cancel(*, user_id: uuid.UUID, message_id: str) -> None:
+    entry = streams.memory_log.get(str(message_id))
+    if entry is not None:
+        if entry.user_id != str(user_id):
+            raise NotFound("Message not found.")
+        if entry.final is None and entry.task is not None:
+            entry.cancel_requested = True
+            entry.task.cancel()
+        return
+    message = await db(selectors.message_get)(user_id=user_id, message_id=message_id)
+    if message.role != Message.Role.ASSISTANT:
+        raise NotFound("Reply not found.")
+    if message.status == Message.Status.STREAMING:
+        if settings.REDIS_URL:
+            await streams.redis_request_cancel(str(message.id))
+        else:
+            await db(services.reply_orphan_cancel)(message_id=message.id)
+
+
+async def _final_frame(plan: ReplyPlan) -> dict[str, Any]:
+    if not plan.existing:
+        reply_launch(plan)
+    frame: dict[str, Any] = {}
+    async for frame in reply_events(user_id=plan.user_message.user_id, message_id=str(plan.assistant_message.id)):
+        pass
+    return frame
+
+
+def reply_complete(plan: ReplyPlan) -> Message:
+    """From sync code (REST, gRPC ChatWithAI): produce the reply on the realtime loop and
+    wait for its end. Raises the upstream's error (the messages stay stored)."""
+    frame = realtime.submit(_final_frame(plan)).result()
+    if frame.get("type") == "error":
+        raise error_from_frame(frame)
+    return Message.objects.get(id=plan.assistant_message.id)
+
+
+async def replies_drain(grace_seconds: float) -> None:
+    """Shutdown: let replies in flight finish within the grace period, then cancel the
+    rest (stored as ``cancelled``) and wait for their final saves."""
+    pending = [t for t in _tasks if not t.done()]
+    if not pending:
+        return
+    logger.info("replies_draining", in_flight=len(pending), grace_seconds=grace_seconds)
+    _done, still = await asyncio.wait(pending, timeout=grace_seconds)
+    for task in still:
+        task.cancel()
+    if still:
+        await asyncio.wait(still, timeout=10)
+
+
+def replies_drain_sync(grace_seconds: float) -> None:
+    """grpcserve's GRPC_ON_STOP hook."""
+    realtime.submit(replies_drain(grace_seconds)).result(timeout=grace_seconds + 15)

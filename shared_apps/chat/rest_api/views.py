@@ -1,0 +1,211 @@
+"""REST transport of the chat service (DESIGN 4, chat table). Each view parses its input,
+calls the service layer and renders; domain errors are mapped once in ``rest_errors``."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from shared_apps.chat import replies, selectors, services
+from shared_apps.chat.rest_api.serializers import (
+    ConversationSerializer,
+    MessageSerializer,
+    message_data,
+)
+from shared_apps.core.middleware import current_request_id
+
+
+class WindowSerializer(serializers.Serializer):
+    limit = serializers.IntegerField(required=False, default=None, allow_null=True)
+    offset = serializers.IntegerField(required=False, default=0)
+
+
+class ReplyParamsSerializer(serializers.Serializer):
+    model = serializers.CharField(required=False, allow_blank=True, max_length=100)
+    temperature = serializers.FloatField(required=False, allow_null=True)
+    max_tokens = serializers.IntegerField(required=False, allow_null=True)
+
+
+def _window(request: Request) -> dict:
+    params = WindowSerializer(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    return params.validated_data
+
+
+class ConversationListApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    @extend_schema(
+        parameters=[WindowSerializer],
+        responses={200: inline_serializer("ConversationList", {
+            "conversations": ConversationSerializer(many=True), "total": serializers.IntegerField(),
+        })},
+    )
+    def get(self, request: Request) -> Response:
+        page = selectors.conversation_list(user_id=request.user.user_id, **_window(request))
+        return Response({"conversations": ConversationSerializer(page.items, many=True).data, "total": page.total})
+
+    @extend_schema(request=InputSerializer, responses={201: ConversationSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.conversation_create(user_id=request.user.user_id, **data.validated_data)
+        return Response(ConversationSerializer(conversation).data, status=201)
+
+
+class ConversationDetailApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        title = serializers.CharField(allow_blank=True, max_length=200)
+
+    @extend_schema(responses={200: ConversationSerializer})
+    def get(self, request: Request, conversation_id: str) -> Response:
+        conversation = selectors.conversation_get(user_id=request.user.user_id, conversation_id=conversation_id)
+        return Response(ConversationSerializer(conversation).data)
+
+    @extend_schema(request=InputSerializer, responses={200: ConversationSerializer})
+    def patch(self, request: Request, conversation_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation = services.conversation_rename(
+            user_id=request.user.user_id, conversation_id=conversation_id, title=data.validated_data["title"]
+        )
+        return Response(ConversationSerializer(conversation).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, conversation_id: str) -> Response:
+        services.conversation_delete(user_id=request.user.user_id, conversation_id=conversation_id)
+        return Response(status=204)
+
+
+class MessageListApi(APIView):
+    class InputSerializer(ReplyParamsSerializer):
+        content = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        client_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    @extend_schema(
+        parameters=[WindowSerializer],
+        responses={200: inline_serializer("MessageList", {
+            "messages": MessageSerializer(many=True), "total": serializers.IntegerField(),
+            "conversation_id": serializers.UUIDField(),
+        })},
+    )
+    def get(self, request: Request, conversation_id: str) -> Response:
+        conversation, page = selectors.message_list(
+            user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
+        )
+        return Response({
+            "messages": [message_data(m) for m in page.items], "total": page.total,
+            "conversation_id": str(conversation.id),
+        })
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: inline_serializer("Exchange", {
+            "user_message": MessageSerializer(), "assistant_message": MessageSerializer(),
+        })},
+    )
+    def post(self, request: Request, conversation_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan = services.reply_prepare(
+            user_id=request.user.user_id, conversation_id=conversation_id, request_id=current_request_id(),
+            **data.validated_data,
+        )
+        assistant = replies.reply_complete(plan)
+        return Response(
+            {"user_message": message_data(plan.user_message), "assistant_message": message_data(assistant)}, status=201
+        )
+
+
+class SendMessageApi(APIView):
+    """The seed's SendMessage: store a user message, no AI reply."""
+
+    class InputSerializer(serializers.Serializer):
+        message = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        conversation_id = serializers.CharField(required=False, allow_blank=True)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: inline_serializer("SentMessage", {
+            "message": MessageSerializer(), "conversation_id": serializers.UUIDField(),
+            "is_ai_response": serializers.BooleanField(),
+        })},
+    )
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        message = services.message_store(
+            user_id=request.user.user_id,
+            conversation_id=data.validated_data.get("conversation_id") or None,
+            content=data.validated_data["message"],
+        )
+        return Response(
+            {"message": message_data(message), "conversation_id": str(message.conversation_id), "is_ai_response": False},
+            status=201,
+        )
+
+
+class ChatWithAIApi(APIView):
+    """The seed's ChatWithAI: the whole reply in one answer."""
+
+    class InputSerializer(ReplyParamsSerializer):
+        message = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        conversation_id = serializers.CharField(required=False, allow_blank=True)
+        client_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    class OutputSerializer(serializers.Serializer):
+        ai_message = serializers.CharField()
+        conversation_id = serializers.UUIDField()
+        model_used = serializers.CharField()
+        tokens_used = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        plan = services.reply_prepare(
+            user_id=request.user.user_id,
+            conversation_id=params.pop("conversation_id", "") or None,
+            content=params.pop("message"),
+            request_id=current_request_id(),
+            **params,
+        )
+        reply = replies.reply_complete(plan)
+        return Response(self.OutputSerializer({
+            "ai_message": reply.content, "conversation_id": reply.conversation_id, "model_used": reply.model,
+            "tokens_used": reply.total_tokens or 0, "created_at": reply.created_at,
+        }).data)
+
+
+class HistoryApi(APIView):
+    """The seed's GetHistory shape."""
+
+    class SeedMessageSerializer(serializers.Serializer):
+        id = serializers.UUIDField()
+        user_id = serializers.UUIDField()
+        content = serializers.CharField()
+        role = serializers.CharField()
+        created_at = serializers.DateTimeField()
+        updated_at = serializers.DateTimeField()
+
+    @extend_schema(
+        parameters=[WindowSerializer],
+        responses={200: inline_serializer("History", {
+            "messages": SeedMessageSerializer(many=True), "total": serializers.IntegerField(),
+            "conversation_id": serializers.UUIDField(),
+        })},
+    )
+    def get(self, request: Request, conversation_id: str) -> Response:
+        conversation, page = selectors.message_list(
+            user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
+        )
+        return Response({
+            "messages": self.SeedMessageSerializer(page.items, many=True).data, "total": page.total,
+            "conversation_id": str(conversation.id),
+        })

@@ -1,0 +1,293 @@
+"""The chat service layer: conversations, messages and the stored side of replies.
+
+REST views, gRPC servicers and websocket consumers call these functions (the websocket
+consumer through ``database_sync_to_async``). Realtime events are published only after
+the transaction commits (``events``). The model call itself is in ``replies``; this
+module owns what is written before and after it.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+import structlog
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shared_apps.chat import events, limits
+from shared_apps.chat.models import Conversation, Message
+from shared_apps.chat.providers import provider_get
+from shared_apps.chat.providers.base import CompletionRequest, PromptMessage, Usage
+from shared_apps.chat.selectors import conversation_get, parse_uuid
+from shared_apps.core.errors import NotFound, ValidationFailed
+
+logger = structlog.get_logger(__name__)
+
+MAX_TITLE_LENGTH = 200
+MAX_CLIENT_MESSAGE_ID_LENGTH = 100
+HISTORY_SCAN_LIMIT = 200
+PER_MESSAGE_OVERHEAD_TOKENS = 4
+
+
+# --- conversations ------------------------------------------------------------------------------
+
+def _title_clean(title: str | None) -> str:
+    title = (title or "").strip()
+    if len(title) > MAX_TITLE_LENGTH:
+        raise ValidationFailed(f"title: At most {MAX_TITLE_LENGTH} characters.", details={"title": ["Too long."]})
+    return title
+
+
+def conversation_create(*, user_id: uuid.UUID, title: str | None = "") -> Conversation:
+    conversation = Conversation.objects.create(user_id=user_id, title=_title_clean(title))
+    logger.info("conversation_created", conversation_id=str(conversation.id))
+    return conversation
+
+
+def conversation_rename(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID, title: str) -> Conversation:
+    conversation = conversation_get(user_id=user_id, conversation_id=conversation_id)
+    conversation.title = _title_clean(title)
+    conversation.save(update_fields=["title", "updated_at"])
+    return conversation
+
+
+def conversation_delete(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID) -> None:
+    deleted, _ = Conversation.objects.filter(id=parse_uuid(conversation_id), user_id=user_id).delete()
+    if not deleted:
+        raise NotFound("Conversation not found.")
+    logger.info("conversation_deleted", conversation_id=str(conversation_id))
+
+
+# --- messages -----------------------------------------------------------------------------------
+
+def content_clean(content: str | None) -> str:
+    """Refuse an empty or oversized message before anything is stored or the model is called."""
+    if content is None or not content.strip():
+        raise ValidationFailed("content: The message is empty.", details={"content": ["Must not be empty."]})
+    if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
+        raise ValidationFailed(
+            f"content: At most {settings.CHAT_MAX_MESSAGE_CHARS} characters.", details={"content": ["Too long."]}
+        )
+    return content
+
+
+def _client_message_id_clean(value: str | None) -> str | None:
+    value = (value or "").strip() or None
+    if value is not None and len(value) > MAX_CLIENT_MESSAGE_ID_LENGTH:
+        raise ValidationFailed("client_message_id: At most 100 characters.", details={"client_message_id": ["Too long."]})
+    return value
+
+
+def _conversation_for_message(*, user_id: uuid.UUID, conversation_id: str | None, content: str) -> Conversation:
+    if conversation_id:
+        return conversation_get(user_id=user_id, conversation_id=conversation_id)
+    title = " ".join(content.split())[:60]
+    return Conversation.objects.create(user_id=user_id, title=title)
+
+
+def _touch(conversation: Conversation) -> None:
+    now = timezone.now()
+    Conversation.objects.filter(id=conversation.id).update(last_activity_at=now, updated_at=now)
+    conversation.last_activity_at = now
+
+
+def message_store(*, user_id: uuid.UUID, conversation_id: str | None, content: str) -> Message:
+    """Store a user message with no AI reply (the seed's SendMessage)."""
+    content = content_clean(content)
+    limits.message_rate_consume(user_id=user_id)
+    with transaction.atomic():
+        conversation = _conversation_for_message(user_id=user_id, conversation_id=conversation_id, content=content)
+        message = Message.objects.create(
+            conversation=conversation, user_id=user_id, role=Message.Role.USER, content=content
+        )
+        _touch(conversation)
+        events.message_created_after_commit(message)
+    return message
+
+
+# --- replies: what is stored before and after the model call ------------------------------------
+
+@dataclass(frozen=True)
+class ReplyPlan:
+    conversation: Conversation
+    user_message: Message
+    assistant_message: Message
+    request: CompletionRequest | None
+    existing: bool  # a repeated client_message_id: no new messages, no model call
+
+
+def _model_choose(requested: str | None, conversation: Conversation | None) -> str:
+    model = (requested or "").strip() or (conversation.model if conversation else "") or settings.CHAT_MODEL
+    if model not in settings.CHAT_ALLOWED_MODELS:
+        allowed = ", ".join(settings.CHAT_ALLOWED_MODELS)
+        raise ValidationFailed(f"model: '{model}' is not allowed here; allowed: {allowed}.", details={"model": [allowed]})
+    return model
+
+
+def _params_clean(temperature: float | None, max_tokens: int | None) -> tuple[float | None, int | None]:
+    if temperature is not None and not 0 <= temperature <= 2:
+        raise ValidationFailed("temperature: Must be between 0 and 2.", details={"temperature": ["Out of range."]})
+    if max_tokens is not None and not 1 <= max_tokens <= settings.CHAT_MAX_OUTPUT_TOKENS:
+        raise ValidationFailed(
+            f"max_tokens: Must be between 1 and {settings.CHAT_MAX_OUTPUT_TOKENS}.", details={"max_tokens": ["Out of range."]}
+        )
+    return temperature, max_tokens
+
+
+def estimate_tokens(text: str) -> int:
+    # ~4 characters a token for English; deliberately rough and conservative.
+    return (len(text) + 3) // 4 + PER_MESSAGE_OVERHEAD_TOKENS
+
+
+def prompt_build(*, conversation: Conversation, new_content: str, reserve: int) -> list[PromptMessage]:
+    """The system prompt, then as many earlier turns as fit the context budget (newest kept
+    first), then the new message. The budget leaves ``reserve`` tokens for the reply."""
+    system = conversation.system_prompt or settings.CHAT_SYSTEM_PROMPT
+    budget = settings.CHAT_CONTEXT_TOKENS - reserve - estimate_tokens(new_content)
+    if system:
+        budget -= estimate_tokens(system)
+    history: list[PromptMessage] = []
+    earlier = (
+        Message.objects.filter(conversation=conversation, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
+        .exclude(content="")
+        .order_by("-created_at", "-id")
+        .values_list("role", "content")[:HISTORY_SCAN_LIMIT]
+    )
+    for role, content in earlier:
+        cost = estimate_tokens(content)
+        if cost > budget:
+            break
+        budget -= cost
+        history.append(PromptMessage(role=role, content=content))
+    history.reverse()
+    prefix = [PromptMessage(role="system", content=system)] if system else []
+    return [*prefix, *history, PromptMessage(role="user", content=new_content)]
+
+
+def _existing_plan(*, user_id: uuid.UUID, conversation_id: str | None, client_message_id: str) -> ReplyPlan | None:
+    lookup = Message.objects.select_related("conversation", "reply").filter(
+        user_id=user_id, client_message_id=client_message_id, role=Message.Role.USER
+    )
+    if conversation_id:
+        lookup = lookup.filter(conversation_id=parse_uuid(conversation_id))
+    user_message = lookup.order_by("created_at").first()
+    if user_message is None:
+        return None
+    try:
+        assistant = user_message.reply
+    except Message.DoesNotExist:
+        return None
+    return ReplyPlan(user_message.conversation, user_message, assistant, None, existing=True)
+
+
+def reply_prepare(
+    *,
+    user_id: uuid.UUID,
+    conversation_id: str | None,
+    content: str,
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    client_message_id: str | None = None,
+    request_id: str | None = None,
+) -> ReplyPlan:
+    """Validate, apply the limits, store the user message and an empty ``streaming``
+    assistant message in one transaction, and build the request for the model.
+
+    A ``client_message_id`` already used returns the first plan (``existing=True``) and
+    the caller makes no model call. Everything is refused before anything is stored.
+    """
+    content = content_clean(content)
+    client_message_id = _client_message_id_clean(client_message_id)
+    temperature, max_tokens = _params_clean(temperature, max_tokens)
+    if client_message_id:
+        existing = _existing_plan(user_id=user_id, conversation_id=conversation_id, client_message_id=client_message_id)
+        if existing is not None:
+            return existing
+    conversation = conversation_get(user_id=user_id, conversation_id=conversation_id) if conversation_id else None
+    model = _model_choose(model, conversation)
+    limits.token_budget_check(user_id=user_id)
+    limits.message_rate_consume(user_id=user_id)
+    provider = provider_get()
+    try:
+        with transaction.atomic():
+            if conversation is None:
+                conversation = _conversation_for_message(user_id=user_id, conversation_id=None, content=content)
+            prompt = prompt_build(
+                conversation=conversation,
+                new_content=content,
+                reserve=max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS),
+            )
+            now = timezone.now()
+            user_message = Message(
+                conversation=conversation, user_id=user_id, role=Message.Role.USER, content=content,
+                client_message_id=client_message_id, created_at=now,
+            )
+            assistant = Message(
+                conversation=conversation, user_id=user_id, role=Message.Role.ASSISTANT, content="",
+                status=Message.Status.STREAMING, model=provider.model_name(model), reply_to=user_message,
+                created_at=now + timedelta(microseconds=1),
+            )
+            Message.objects.bulk_create([user_message, assistant])
+            _touch(conversation)
+            events.message_created_after_commit(user_message)
+            events.reply_started_after_commit(assistant)
+    except IntegrityError:
+        # The same client_message_id raced us into this conversation: answer with the winner.
+        existing = _existing_plan(user_id=user_id, conversation_id=str(conversation.id), client_message_id=client_message_id or "")
+        if existing is None:
+            raise
+        return existing
+    request = CompletionRequest(
+        model=model, messages=prompt, temperature=temperature, max_tokens=max_tokens,
+        request_id=request_id, user_id=str(user_id),
+    )
+    return ReplyPlan(conversation, user_message, assistant, request, existing=False)
+
+
+def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> None:
+    """Store what has arrived so far (batched by the producer, never per token)."""
+    Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+        content=content, seq=seq, updated_at=timezone.now()
+    )
+
+
+def reply_finish_save(
+    *,
+    message_id: uuid.UUID,
+    content: str,
+    seq: int,
+    status: str,
+    usage: Usage | None,
+    finish_reason: str = "",
+    error_code: str = "",
+) -> Message:
+    """Store the reply's final state (complete, failed or cancelled) and its token usage."""
+    now = timezone.now()
+    fields = {
+        "content": content, "seq": seq, "status": status, "finish_reason": finish_reason[:32],
+        "error_code": error_code[:32], "updated_at": now,
+    }
+    if usage is not None:
+        fields.update(
+            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, total_tokens=usage.total_tokens
+        )
+    with transaction.atomic():
+        Message.objects.filter(id=message_id).update(**fields)
+        message = Message.objects.select_related("conversation").get(id=message_id)
+        Conversation.objects.filter(id=message.conversation_id).update(last_activity_at=now, updated_at=now)
+        events.reply_finished_after_commit(message)
+    if usage is not None:
+        limits.token_usage_record(user_id=message.user_id, tokens=usage.total_tokens)
+    return message
+
+
+def reply_orphan_cancel(*, message_id: uuid.UUID) -> Message | None:
+    """A reply marked streaming that no process is producing (its process died): close it."""
+    updated = Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+        status=Message.Status.CANCELLED, updated_at=timezone.now()
+    )
+    return Message.objects.get(id=message_id) if updated else None

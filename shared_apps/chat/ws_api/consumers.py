@@ -1,0 +1,214 @@
+"""The chat websocket (DESIGN 5): frames in, service calls, frames out.
+
+Client frames: ``auth`` (browsers, first frame), ``message``, ``cancel``, ``resume``.
+Server frames for a reply: ``ack``, ``start``, ``delta``... (``seq`` from 1), then one of
+``done``/``error``. A bad frame gets an ``error`` frame and the socket stays usable.
+
+The consumer never waits on the database or the model on the event loop: ORM work runs
+in the bounded executor (``replies.db``), the model call is a task of its own
+(``replies.reply_launch``) that outlives this socket; this socket only forwards the reply
+log's frames, and ``resume`` forwards them from any ``seq``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import structlog
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from shared_apps.authn.verify import Principal
+from shared_apps.authn.ws import access_token_verify_async
+from shared_apps.chat import replies, services
+from shared_apps.chat.rest_api.serializers import message_data
+from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
+
+logger = structlog.get_logger(__name__)
+
+CLOSE_UNAUTHENTICATED = 4401
+SESSION_CHECK_SECONDS = 0.5
+
+
+class FrameError(Exception):
+    def __init__(self, message: str, code: str = "invalid_frame") -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _origin(scope: dict) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None
+
+
+def _optional(frame: dict, key: str, kind: type | tuple[type, ...]) -> Any:
+    value = frame.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise FrameError(f"'{key}' has the wrong type.")
+    return value
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    principal: Principal | None = None
+
+    async def connect(self) -> None:
+        origin = _origin(self.scope)
+        # Browsers always send Origin; other clients (CLI, servers) may omit it.
+        if origin is not None and origin not in settings.CHAT_WS_ALLOWED_ORIGINS:
+            logger.info("ws_origin_refused", origin=origin)
+            await self.close()  # before accept: the handshake is refused (HTTP 403)
+            return
+        self.forwarders: set[asyncio.Task] = set()
+        self.watchdog: asyncio.Task | None = None
+        self.auth_timer: asyncio.Task | None = None
+        await self.accept()
+        if self.scope.get("principal") is not None:
+            self._authenticated(self.scope["principal"])
+        elif self.scope.get("auth_error"):
+            await self._close_unauthenticated(self.scope["auth_error"])
+        else:
+            self.auth_timer = asyncio.create_task(self._auth_deadline())
+
+    async def disconnect(self, code: int) -> None:
+        # Forwarders stop with the socket; the replies they forward do not.
+        for task in [*getattr(self, "forwarders", ()), getattr(self, "watchdog", None), getattr(self, "auth_timer", None)]:
+            if task is not None:
+                task.cancel()
+
+    # --- authentication ---------------------------------------------------------------------
+    def _authenticated(self, principal: Principal) -> None:
+        self.principal = principal
+        if self.auth_timer is not None:
+            self.auth_timer.cancel()
+        self.watchdog = asyncio.create_task(self._session_watchdog())
+
+    async def _auth_deadline(self) -> None:
+        await asyncio.sleep(settings.CHAT_WS_AUTH_TIMEOUT)
+        if self.principal is None:
+            await self._close_unauthenticated("No auth frame within the time allowed.")
+
+    async def _session_watchdog(self) -> None:
+        """Close the socket (4401) once its token expires or its session is ended."""
+        from shared_apps.authn.verify import session_state_check
+
+        while True:
+            await asyncio.sleep(SESSION_CHECK_SECONDS)
+            principal = self.principal
+            try:
+                live = principal.expires_at.timestamp() > time.time() and session_state_check(principal)
+            except ServiceUnavailable:
+                live = False
+            if not live:
+                await self._close_unauthenticated("Session expired or ended; sign in again.")
+                return
+
+    async def _close_unauthenticated(self, reason: str) -> None:
+        await self._send({"type": "error", "code": "unauthenticated", "message": reason})
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
+    # --- frames ----------------------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = self._parse(text_data, bytes_data)
+            kind = frame.get("type")
+            if kind == "auth":
+                await self._on_auth(frame)
+                return
+            if self.principal is None:
+                await self._close_unauthenticated("Authenticate first: send {\"type\": \"auth\", \"token\": ...}.")
+                return
+            handler = {"message": self._on_message, "cancel": self._on_cancel, "resume": self._on_resume}.get(kind)
+            if handler is None:
+                raise FrameError(f"Unknown frame type {kind!r}; expected message, cancel, resume or auth.")
+            await handler(frame)
+        except FrameError as exc:
+            await self._send({"type": "error", "code": exc.code, "message": exc.message})
+        except ApplicationError as exc:
+            await self._send({"type": "error", "code": exc.code, "message": exc.message})
+
+    def _parse(self, text_data: str | None, bytes_data: bytes | None) -> dict:
+        raw = text_data if text_data is not None else (bytes_data or b"").decode("utf-8", errors="replace")
+        if len(raw) > settings.CHAT_WS_MAX_FRAME_BYTES:
+            raise FrameError(f"Frame larger than {settings.CHAT_WS_MAX_FRAME_BYTES} bytes.", code="frame_too_large")
+        try:
+            frame = json.loads(raw)
+        except ValueError as exc:
+            raise FrameError("Frame is not valid JSON.") from exc
+        if not isinstance(frame, dict):
+            raise FrameError("Frame must be a JSON object.")
+        return frame
+
+    async def _on_auth(self, frame: dict) -> None:
+        if self.principal is not None:
+            raise FrameError("Already authenticated.")
+        token = frame.get("token")
+        if not isinstance(token, str) or not token:
+            await self._close_unauthenticated("The auth frame needs a 'token'.")
+            return
+        try:
+            self._authenticated(await access_token_verify_async(token))
+        except (NotAuthenticated, ServiceUnavailable) as exc:
+            await self._close_unauthenticated(exc.message)
+
+    async def _on_message(self, frame: dict) -> None:
+        content = frame.get("content")
+        if not isinstance(content, str):
+            raise FrameError("'content' must be a string.")
+        temperature = _optional(frame, "temperature", (int, float))
+        plan = await replies.db(services.reply_prepare)(
+            user_id=self.principal.user_id,
+            conversation_id=_optional(frame, "conversation_id", str),
+            content=content,
+            model=_optional(frame, "model", str),
+            temperature=float(temperature) if temperature is not None else None,
+            max_tokens=_optional(frame, "max_tokens", int),
+            client_message_id=_optional(frame, "client_message_id", str),
+        )
+        await self._send({
+            "type": "ack", "user_message": message_data(plan.user_message), "conversation_id": str(plan.conversation.id),
+        })
+        await self._send({"type": "start", "message_id": str(plan.assistant_message.id)})
+        if not plan.existing:
+            replies.reply_launch(plan)
+        self._forward(str(plan.assistant_message.id), 0)
+
+    async def _on_cancel(self, frame: dict) -> None:
+        message_id = frame.get("message_id")
+        if not isinstance(message_id, str):
+            raise FrameError("'message_id' must be a string.")
+        await replies.reply_cancel(user_id=self.principal.user_id, message_id=message_id)
+
+    async def _on_resume(self, frame: dict) -> None:
+        message_id = frame.get("message_id")
+        after_seq = frame.get("after_seq", 0)
+        if not isinstance(message_id, str):
+            raise FrameError("'message_id' must be a string.")
+        if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
+            raise FrameError("'after_seq' must be a non-negative integer.")
+        self._forward(message_id, after_seq)
+
+    # --- forwarding a reply's frames -------------------------------------------------------------
+    def _forward(self, message_id: str, after_seq: int) -> None:
+        task = asyncio.create_task(self._forward_run(message_id, after_seq))
+        self.forwarders.add(task)
+        task.add_done_callback(self.forwarders.discard)
+
+    async def _forward_run(self, message_id: str, after_seq: int) -> None:
+        try:
+            async for frame in replies.reply_events(
+                user_id=self.principal.user_id, message_id=message_id, after_seq=after_seq
+            ):
+                await self._send(frame)
+        except ApplicationError as exc:
+            await self._send({"type": "error", "message_id": message_id, "code": exc.code, "message": exc.message})
+
+    async def _send(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
