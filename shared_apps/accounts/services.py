@@ -32,6 +32,7 @@ from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ValidationF
 logger = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 150
+MAX_EMAIL_LENGTH = 254  # the column's length; longer input must be a 400, not a database error
 MAX_PASSWORD_LENGTH = 256  # Argon2 takes any length; this only bounds the work per request.
 BAD_CREDENTIALS = "Invalid email or password."
 
@@ -108,10 +109,18 @@ def session_open(*, user: User, client: ClientInfo) -> IssuedTokens:
 def _email_clean(email: str) -> str:
     email = UserManager.normalize_email_address(email)
     try:
+        if len(email) > MAX_EMAIL_LENGTH:
+            raise DjangoValidationError("too long")
         validate_email(email)
     except DjangoValidationError as exc:
         raise ValidationFailed("email: Enter a valid email address.", details={"email": ["Enter a valid email address."]}) from exc
     return email
+
+
+def _storable(value: str) -> bool:
+    """PostgreSQL text cannot hold NUL; refuse it as bad input rather than fail in the database.
+    (gRPC strings reach the service unchecked; DRF's CharField already refuses NUL.)"""
+    return "\x00" not in value
 
 
 def user_create(*, name: str, email: str, password: str, client: ClientInfo | None = None) -> AuthResult:
@@ -120,6 +129,8 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
     email = _email_clean(email)
     if len(name) > MAX_NAME_LENGTH:
         raise ValidationFailed(f"name: At most {MAX_NAME_LENGTH} characters.", details={"name": ["Too long."]})
+    if not _storable(name):
+        raise ValidationFailed("name: Must not contain NUL characters.", details={"name": ["Invalid character."]})
     if not password or len(password) > MAX_PASSWORD_LENGTH:
         raise ValidationFailed(
             f"password: Between 1 and {MAX_PASSWORD_LENGTH} characters.", details={"password": ["Invalid length."]}
@@ -154,7 +165,9 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
     password = password or ""
     if len(password) > MAX_PASSWORD_LENGTH:
         password = password[:MAX_PASSWORD_LENGTH]  # still fails the check below, at a bounded cost
-    user = User.objects.filter(email=email).first()
+    # An address that cannot be stored cannot exist: skip the query (it would fail on PostgreSQL).
+    storable = _storable(email) and len(email) <= MAX_EMAIL_LENGTH
+    user = User.objects.filter(email=email).first() if storable else None
     if user is None:
         password_hash_dummy(password)
         ok = False

@@ -12,7 +12,7 @@ from shared_apps.accounts.models import User
 from shared_apps.accounts.services import ClientInfo, IssuedTokens
 from shared_apps.authn.grpc_auth import context_principal, context_principal_optional
 from shared_apps.authn.verify import access_token_verify
-from shared_apps.core.errors import NotAuthenticated
+from shared_apps.core.errors import NotAuthenticated, ValidationFailed
 from shared_apps.core.grpc_server.mappers import from_timestamp, timestamp
 
 
@@ -88,6 +88,9 @@ class AuthService(Service):
         )
 
     def ListRevokedSessions(self, request, context):  # noqa: N802
-        since = from_timestamp(request.since, present=request.HasField("since"))
+        try:
+            since = from_timestamp(request.since, present=request.HasField("since"))
+        except ValueError as exc:  # a Timestamp outside years 1-9999
+            raise ValidationFailed("since: Not a valid timestamp.", details={"since": ["Out of range."]}) from exc
         feed = selectors.revoked_sessions_since(since=since)
         return auth_pb2.ListRevokedSessionsResponse(session_ids=feed.session_ids, cursor=timestamp(feed.cursor))
