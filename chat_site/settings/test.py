@@ -7,3 +7,9 @@ DEBUG = False
 LOGGING = logging_config("console")
 PASSWORD_HASHERS = ["shared_apps.core.testing.FastArgon2PasswordHasher"]
 CHAT_LOCAL_DELAY_SECONDS = 0.0
+
+# SQLite: a file-based test database (not shared-cache memory, whose table locks fail
+# instantly under the concurrent threads these tests use) with IMMEDIATE transactions.
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_chat.sqlite3")}  # noqa: F405
+    DATABASES["default"]["OPTIONS"] = {"transaction_mode": "IMMEDIATE", "timeout": 30}  # noqa: F405
