@@ -11,3 +11,13 @@ PASSWORD_HASH_CONCURRENCY = 8
 # gRPC worker threads of the in-process test servers close their connection after each call
 # (django-grpc-framework's request signals), so the test database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+    # A file, not the shared-cache in-memory database: the latter locks whole tables and fails
+    # at once ("database table is locked") instead of waiting, which concurrent tests would hit.
+    # One file per test process, so parallel runs in one checkout do not collide.
+    import os
+    import tempfile
+
+    DATABASES["default"]["TEST"] = {  # noqa: F405
+        "NAME": os.path.join(tempfile.gettempdir(), f"test_auth_{os.getpid()}.sqlite3")
+    }

@@ -213,10 +213,16 @@ def session_refresh(*, refresh_token: str) -> IssuedTokens:
     if session is None or str(session.user_id) != str(claims["sub"]):
         raise NotAuthenticated("Refresh token is invalid.")
     user = session.user
+    if not user.is_active:
+        raise NotAuthenticated("Session has ended; sign in again.")
     access, refresh = _tokens_mint(user=user, session_id=session_id)
     now = timezone.now()
+    # Only columns of the session row in the WHERE: a condition on the user would make Django
+    # write ``WHERE id IN (SELECT ... JOIN user ...)``, and PostgreSQL does not re-check such a
+    # subquery after waiting for a concurrent update of the row, so several refreshes would win.
+    # Deactivation ends the sessions (revoked_at) in the same transaction, which this checks.
     swapped = Session.objects.filter(
-        id=session_id, refresh_jti=claims["jti"], revoked_at__isnull=True, user__is_active=True
+        id=session_id, refresh_jti=claims["jti"], revoked_at__isnull=True
     ).update(
         refresh_jti=refresh["jti"],
         refresh_expires_at=datetime.fromtimestamp(refresh["exp"], tz=UTC),

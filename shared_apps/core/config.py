@@ -76,19 +76,25 @@ def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
 
 
 SUPPORTED_DB_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+# SQLite serves several threads (gRPC workers) at once: writers wait for the lock instead of
+# failing with "database is locked", and a transaction takes the write lock when it begins,
+# so two transactions never deadlock upgrading their read locks.
+SQLITE_OPTIONS = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 
 
 def env_database(name: str, default_sqlite: Path) -> dict[str, Any]:
     raw = os.environ.get(name, "").strip()
     if not raw:
         default_sqlite.parent.mkdir(parents=True, exist_ok=True)
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite)}
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite), "OPTIONS": dict(SQLITE_OPTIONS)}
     scheme = raw.split("://", 1)[0] if "://" in raw else ""
     if scheme not in SUPPORTED_DB_SCHEMES:
         raise ConfigError(f"{name} must be a postgres:// or sqlite:// URL, got scheme {scheme!r}")
     config = _wrap(name, lambda: env.db_url(name))
     if config["ENGINE"].endswith("sqlite3") and not config.get("NAME"):
         raise ConfigError(f"{name} names no SQLite file")
+    if config["ENGINE"].endswith("sqlite3"):
+        config["OPTIONS"] = {**SQLITE_OPTIONS, **config.get("OPTIONS", {})}
     if "postgresql" in config["ENGINE"] and not config.get("NAME"):
         raise ConfigError(f"{name} names no database")
     return config
