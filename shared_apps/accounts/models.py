@@ -47,7 +47,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS = ["name"]
+    REQUIRED_FIELDS: list[str] = []  # name is optional, so `createsuperuser --noinput` needs only email and password
 
     class Meta:
         ordering = ["created_at", "id"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import JsonResponse
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -21,10 +21,15 @@ from shared_apps.accounts.rest_api.serializers import (
 )
 
 
+# Nested serializers share class names (InputSerializer, OutputSerializer); each gets its own
+# OpenAPI component name, or drf-spectacular would merge them into one wrong "InputRequest".
+
+
 class SignUpApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="SignUpInput")
     class InputSerializer(serializers.Serializer):
         name = serializers.CharField(max_length=150, allow_blank=True, required=False, default="")
         email = serializers.CharField(max_length=254)
@@ -42,6 +47,7 @@ class SignInApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="SignInInput")
     class InputSerializer(serializers.Serializer):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
@@ -70,6 +76,7 @@ class RefreshApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="RefreshInput")
     class InputSerializer(serializers.Serializer):
         refresh_token = serializers.CharField(max_length=4096)
 
@@ -87,6 +94,7 @@ class RevokeApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="RevokeInput")
     class InputSerializer(serializers.Serializer):
         access_token = serializers.CharField(max_length=4096)
 
@@ -102,9 +110,11 @@ class ValidateApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes: list = []
 
+    @extend_schema_serializer(component_name="ValidateInput")
     class InputSerializer(serializers.Serializer):
         token = serializers.CharField(max_length=8192, allow_blank=True)
 
+    @extend_schema_serializer(component_name="ValidateOutput")
     class OutputSerializer(serializers.Serializer):
         valid = serializers.BooleanField()
         user_id = serializers.CharField()
@@ -126,6 +136,7 @@ class UserListApi(APIView):
         page = serializers.IntegerField(required=False, default=1, min_value=1, max_value=selectors.MAX_PAGE)
         limit = serializers.IntegerField(required=False, default=selectors.DEFAULT_PAGE_SIZE)
 
+    @extend_schema_serializer(component_name="UserListOutput")
     class OutputSerializer(serializers.Serializer):
         users = UserSerializer(many=True)
         total = serializers.IntegerField()

@@ -106,3 +106,35 @@ def test_jwks_lists_the_rs256_public_key_with_its_kid(api):
     n = int.from_bytes(base64.urlsafe_b64decode(keys[0]["n"] + "=="), "big")
     assert n == numbers.n
     assert "d" not in keys[0] and "p" not in keys[0]
+
+
+@pytest.mark.parametrize(
+    "path, fields",
+    [
+        ("/v1/auth/signup", {"name", "email", "password"}),
+        ("/v1/auth/signin", {"email", "password"}),
+        ("/v1/auth/refresh", {"refresh_token"}),
+        ("/v1/auth/revoke", {"access_token"}),
+        ("/v1/auth/validate", {"token"}),
+    ],
+)
+def test_schema_request_bodies_are_each_endpoints_own(api, path, fields):
+    # given
+    schema = api.get("/v1/schema", {"format": "json"}).json()
+    ref = schema["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+    # when
+    component = schema["components"]["schemas"][ref.rsplit("/", 1)[1]]
+    # then
+    assert set(component["properties"]) == fields
+
+
+def test_schema_generation_has_no_warnings(capsys):
+    # given
+    from drf_spectacular.drainage import GENERATOR_STATS
+    from drf_spectacular.generators import SchemaGenerator
+
+    GENERATOR_STATS.reset()
+    # when
+    SchemaGenerator().get_schema(request=None, public=True)
+    # then
+    assert not GENERATOR_STATS, capsys.readouterr().err
