@@ -26,6 +26,7 @@ from gunicorn_common import (  # noqa: E402
     bind_from_env,
     child_exit,
     env_int,
+    heartbeat_dir,
     on_starting,
 )
 
@@ -41,8 +42,7 @@ graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=0)
 keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
 max_requests = env_int("GUNICORN_MAX_REQUESTS", 2000, minimum=0)
 max_requests_jitter = max_requests // 10
-# The heartbeat file of each worker: on tmpfs, so a slow disk never looks like a hung worker.
-worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else None)
+worker_tmp_dir = heartbeat_dir()
 # TLS ends at the ingress; Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 control_socket_disable = True  # nothing drives it, and the root filesystem is read-only

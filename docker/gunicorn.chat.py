@@ -15,8 +15,8 @@ pinned uvicorn). A websocket or a streamed reply lives as long as the client wan
 Environment (defaults in brackets): PORT [8083] or GUNICORN_BIND; WEB_CONCURRENCY [2];
 GUNICORN_TIMEOUT [60]; GUNICORN_GRACEFUL_TIMEOUT [45]; UVICORN_GRACEFUL_SHUTDOWN [30];
 GUNICORN_KEEPALIVE [75]; WS_PING_INTERVAL [20] and WS_PING_TIMEOUT [20] seconds (keeps
-idle websockets alive through proxies, and finds dead peers); WS_MAX_SIZE [1048576] bytes (above the app's own CHAT_WS_MAX_FRAME_BYTES, so the app answers an
-oversized frame with its own error);
+idle websockets alive through proxies, and finds dead peers); WS_MAX_SIZE [1048576] bytes (above the app's own
+CHAT_WS_MAX_FRAME_BYTES, so the app answers an oversized frame with its own error);
 GUNICORN_ACCESS_LOG [false].
 """
 
@@ -31,6 +31,7 @@ from gunicorn_common import (  # noqa: E402
     bind_from_env,
     child_exit,
     env_int,
+    heartbeat_dir,
     on_starting,
 )
 from uvicorn_worker import UvicornWorker  # noqa: E402
@@ -60,7 +61,7 @@ timeout = env_int("GUNICORN_TIMEOUT", 60, minimum=1)
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 45, minimum=0)
 keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
 max_requests = 0  # recycling a worker would cut its websockets; memory is watched by the pod limit
-worker_tmp_dir = os.environ.get("GUNICORN_WORKER_TMP_DIR", "/dev/shm" if os.path.isdir("/dev/shm") else None)
+worker_tmp_dir = heartbeat_dir()
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
 control_socket_disable = True
 accesslog = access_log_target()

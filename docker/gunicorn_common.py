@@ -60,22 +60,29 @@ ACCESS_LOG_FORMAT = (
 )
 
 
+def heartbeat_dir() -> str | None:
+    """Each worker's heartbeat file: on tmpfs, so a slow disk never looks like a hung worker."""
+    default = "/dev/shm" if os.path.isdir("/dev/shm") else None  # noqa: S108 - tmpfs, the worker's own file
+    return os.environ.get("GUNICORN_WORKER_TMP_DIR", default)
+
+
 def access_log_target() -> str | None:
     return "-" if env_flag("GUNICORN_ACCESS_LOG", False) else None
 
 
 # --- Prometheus multiprocess mode ------------------------------------------------------------
-MULTIPROC_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/prometheus-multiproc"))
+# The pod's /tmp is a private emptyDir, not a shared world-writable directory.
+MULTIPROC_DIR = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", "/tmp/prometheus-multiproc"))  # noqa: S108
 MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)  # also for --check-config, which loads the app
 
 
-def on_starting(server) -> None:
+def on_starting(server) -> None:  # noqa: ARG001 - gunicorn's hook signature
     """Arbiter start: a clean metrics directory (files of a previous run would be summed in)."""
     shutil.rmtree(MULTIPROC_DIR, ignore_errors=True)
     MULTIPROC_DIR.mkdir(parents=True, exist_ok=True)
 
 
-def child_exit(server, worker) -> None:
+def child_exit(server, worker) -> None:  # noqa: ARG001
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)

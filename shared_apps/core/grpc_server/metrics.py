@@ -28,9 +28,7 @@ LABELS = ("grpc_service", "grpc_method", "grpc_type")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
 
 STARTED = Counter("grpc_server_started_total", "RPCs started on the server.", LABELS)
-HANDLED = Counter(
-    "grpc_server_handled_total", "RPCs completed on the server, by status code.", (*LABELS, "grpc_code")
-)
+HANDLED = Counter("grpc_server_handled_total", "RPCs completed on the server, by status code.", (*LABELS, "grpc_code"))
 HANDLING_SECONDS = Histogram(
     "grpc_server_handling_seconds",
     "Time from the start of an RPC to its status, in seconds.",

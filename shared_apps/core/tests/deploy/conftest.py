@@ -16,7 +16,11 @@ def auth_prod(tmp_path_factory):
     env = auth_production_env(tmp)
     result = subprocess.run(
         [PYTHON, "manage_auth.py", "migrate", "--no-input", "-v0"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     return env, tmp

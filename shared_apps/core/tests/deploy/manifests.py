@@ -110,7 +110,10 @@ def container_env(docs, container: dict[str, Any]) -> dict[str, str]:
             env[item["name"]] = {"status.podIP": "10.1.2.3"}.get(item["valueFrom"]["fieldRef"]["fieldPath"], "x")
         else:
             ref = item["valueFrom"]
-            kind, key_ref = ("ConfigMap", ref["configMapKeyRef"]) if "configMapKeyRef" in ref else ("Secret", ref["secretKeyRef"])
+            if "configMapKeyRef" in ref:
+                kind, key_ref = "ConfigMap", ref["configMapKeyRef"]
+            else:
+                kind, key_ref = "Secret", ref["secretKeyRef"]
             env[item["name"]] = _source_data(docs, kind, key_ref["name"])[key_ref["key"]]
     return env
 

@@ -37,8 +37,14 @@ def test_compose_builds_from_files_that_exist(compose):
                 assert (ROOT / word).is_file(), word
     assert (ROOT / ".dockerignore").is_file()
     dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
-    for copied in ("docker/gunicorn.auth.py", "docker/gunicorn.chat.py", "docker/gunicorn_common.py",
-                   "docker/healthcheck.py", "manage_auth.py", "manage_chat.py"):
+    for copied in (
+        "docker/gunicorn.auth.py",
+        "docker/gunicorn.chat.py",
+        "docker/gunicorn_common.py",
+        "docker/healthcheck.py",
+        "manage_auth.py",
+        "manage_chat.py",
+    ):
         assert copied in dockerfile and (ROOT / copied).is_file()
 
 
@@ -71,7 +77,11 @@ def test_compose_sets_only_variables_the_code_reads(compose):
 def gunicorn_check(config: str, app: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(VENV_BIN / "gunicorn"), "--check-config", "-c", config, app],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -84,7 +94,8 @@ def test_gunicorn_loads_the_auth_config_and_app_with_production_settings(auth_pr
 def test_gunicorn_loads_the_chat_config_and_its_uvicorn_worker(auth_prod):
     env, _ = auth_prod
     result = gunicorn_check(
-        "docker/gunicorn.chat.py", "shared_apps.core.tests.deploy.standin_asgi:application",
+        "docker/gunicorn.chat.py",
+        "shared_apps.core.tests.deploy.standin_asgi:application",
         {**env, "DJANGO_SETTINGS_MODULE": "chat_site.settings.production"},
     )
     assert result.returncode == 0, result.stdout + result.stderr

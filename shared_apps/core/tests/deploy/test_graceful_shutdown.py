@@ -34,11 +34,13 @@ def test_gunicorn_auth_finishes_the_request_in_flight_on_sigterm_and_exits_0(aut
     # given: gunicorn with the production config, one worker
     env, tmp = auth_prod
     port = free_port()
-    env = {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2",
-           "GUNICORN_GRACEFUL_TIMEOUT": "15"}
+    env = {**env, "PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "2", "GUNICORN_GRACEFUL_TIMEOUT": "15"}
     proc = subprocess.Popen(
         [str(VENV_BIN / "gunicorn"), "-c", "docker/gunicorn.auth.py", "auth_site.wsgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, proc)
@@ -47,7 +49,10 @@ def test_gunicorn_auth_finishes_the_request_in_flight_on_sigterm_and_exits_0(aut
         # and: the request counts are on /metrics, summed over the workers' files
         status, metrics = http_get(port, "/metrics")
         assert status == 200
-        assert 'django_http_requests_total_by_view_transport_method_total{method="GET",transport="http",view="healthz"}' in metrics
+        counted = (
+            'django_http_requests_total_by_view_transport_method_total{method="GET",transport="http",view="healthz"}'
+        )
+        assert counted in metrics
 
         # when: a request is half sent, SIGTERM arrives, then the rest of the request
         body = json.dumps({"email": "nobody@example.com", "password": "wrong-password-123"}).encode()
@@ -86,7 +91,10 @@ def test_grpcserve_finishes_calls_in_flight_on_sigterm_exits_0_and_serves_metric
     env = {**env, "GRPC_METRICS_PORT": str(metrics_port), "PASSWORD_HASH_CONCURRENCY": "1"}
     proc = subprocess.Popen(
         [PYTHON, "manage_auth.py", "grpcserve", f"127.0.0.1:{port}", "--grace", "20"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     channel = None
     try:
@@ -129,4 +137,3 @@ def test_grpcserve_finishes_calls_in_flight_on_sigterm_exits_0_and_serves_metric
         stop(proc)
     output = proc.stdout.read().decode(errors="replace")
     assert "grpc_server_stopped" in output, output
-

@@ -36,8 +36,13 @@ SITE = {"auth": "auth_site", "chat": "chat_site"}
 REQUIRED_IN_PRODUCTION = {
     "auth": {"DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "JWT_SIGNING_KEY"},
     "chat": {
-        "DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL",
-        "CHAT_WS_ALLOWED_ORIGINS", "JWT_VERIFYING_KEY", "AUTH_GRPC_TARGET",
+        "DJANGO_SETTINGS_MODULE",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "CHAT_WS_ALLOWED_ORIGINS",
+        "JWT_VERIFYING_KEY",
+        "AUTH_GRPC_TARGET",
     },
 }
 
@@ -65,8 +70,18 @@ def test_every_object_is_valid_against_the_kubernetes_schemas(rendered, overlay)
             jsonschema.validate(doc, SERVICEMONITOR_SCHEMA)
         else:
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
-    assert {"Deployment", "Service", "Job", "ConfigMap", "Secret", "HorizontalPodAutoscaler", "PodDisruptionBudget",
-            "Ingress", "NetworkPolicy", "ServiceMonitor"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "Job",
+        "ConfigMap",
+        "Secret",
+        "HorizontalPodAutoscaler",
+        "PodDisruptionBudget",
+        "Ingress",
+        "NetworkPolicy",
+        "ServiceMonitor",
+    } <= kinds
 
 
 def unresolved_paths(site: str, paths: set[str]) -> list[str]:
@@ -81,8 +96,9 @@ def unresolved_paths(site: str, paths: set[str]) -> list[str]:
         "print(json.dumps(bad))"
     )
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": f"{site}.settings.test"}
-    result = subprocess.run([PYTHON, "-c", code, json.dumps(sorted(paths))], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [PYTHON, "-c", code, json.dumps(sorted(paths))], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -128,9 +144,10 @@ def test_ports_are_the_documented_ones_everywhere(rendered, overlay):
         assert {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]} == {
             pname: (pport, pname) for pname, pport in ports.items()
         }
-    assert container_env(docs, containers(by_kind_name(docs, "Deployment", "chat-asgi"))[-1])[
-        "AUTH_GRPC_TARGET"
-    ] == f"auth-grpc:{PORTS['auth-grpc']}"
+    assert (
+        container_env(docs, containers(by_kind_name(docs, "Deployment", "chat-asgi"))[-1])["AUTH_GRPC_TARGET"]
+        == f"auth-grpc:{PORTS['auth-grpc']}"
+    )
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -146,8 +163,10 @@ def test_commands_name_files_and_modules_that_exist(rendered, overlay):
                     spec = importlib.util.find_spec(module)
                     assert spec is not None and spec.origin, word
                     assert f"{attr} = " in Path(spec.origin).read_text(), word
-            assert any(w in words for w in ("manage_auth.py", "manage_chat.py", "docker/gunicorn.auth.py",
-                                             "docker/gunicorn.chat.py")), words
+            assert any(
+                w in words
+                for w in ("manage_auth.py", "manage_chat.py", "docker/gunicorn.auth.py", "docker/gunicorn.chat.py")
+            ), words
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -178,8 +197,14 @@ def test_production_settings_start_with_each_workloads_environment(rendered, ove
             "from shared_apps.core.config import settings_or_exit; import os; "
             "settings_or_exit(os.environ['DJANGO_SETTINGS_MODULE'])"
         )
-        return subprocess.run([PYTHON, "-c", code], cwd=ROOT, env={"PATH": "/usr/bin:/bin", **env},
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [PYTHON, "-c", code],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(settings_start, [env for _, env in runs]))
@@ -205,8 +230,12 @@ def test_production_runs_several_chat_replicas_sharing_redis(rendered):
         assert by_kind_name(docs, "HorizontalPodAutoscaler", name)["spec"]["minReplicas"] > 1
     for overlay in OVERLAYS:
         for doc in workloads(rendered[overlay]):
-            hpa = [h for h in rendered[overlay] if h["kind"] == "HorizontalPodAutoscaler"
-                   and h["spec"]["scaleTargetRef"]["name"] == doc["metadata"]["name"]]
+            hpa = [
+                h
+                for h in rendered[overlay]
+                if h["kind"] == "HorizontalPodAutoscaler"
+                and h["spec"]["scaleTargetRef"]["name"] == doc["metadata"]["name"]
+            ]
             if hpa and hpa[0]["spec"]["maxReplicas"] > 1:
                 for container in containers(doc):
                     assert container_env(rendered[overlay], container)["REDIS_URL"].startswith("redis://")
@@ -229,7 +258,9 @@ def test_pods_are_locked_down(rendered, overlay):
             assert "memory" in container["resources"]["limits"]
         if doc["kind"] == "Deployment":
             assert {c["topologyKey"] for c in spec["topologySpreadConstraints"]} == {
-                "topology.kubernetes.io/zone", "kubernetes.io/hostname"}
+                "topology.kubernetes.io/zone",
+                "kubernetes.io/hostname",
+            }
             names = {(d["kind"], d["metadata"]["name"]) for d in rendered[overlay]}
             assert ("HorizontalPodAutoscaler", doc["metadata"]["name"]) in names
             assert ("PodDisruptionBudget", doc["metadata"]["name"]) in names

@@ -28,7 +28,8 @@ def test_metrics_endpoint_counts_http_requests(client):
     assert response.status_code == 200
     text = response.content.decode()
     line = next(
-        ln for ln in text.splitlines()
+        ln
+        for ln in text.splitlines()
         if ln.startswith("django_http_requests_total_by_view_transport_method_total{") and 'view="healthz"' in ln
     )
     assert float(line.rsplit(" ", 1)[1]) >= 2
