@@ -1,0 +1,46 @@
+"""Production settings: ``check --deploy`` passes with a good environment and refuses a bad one."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared_apps.core.settings_common import DEV_JWT_SIGNING_KEY
+from shared_apps.core.tests.conftest import child_env, manage
+
+
+def test_check_deploy_passes_with_good_environment(production_env):
+    # when
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=child_env(**production_env))
+    # then
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("DJANGO_SECRET_KEY", None),
+        ("DJANGO_SECRET_KEY", "too-short"),
+        ("DJANGO_ALLOWED_HOSTS", None),
+        ("DATABASE_URL", None),
+        ("JWT_SIGNING_KEY", None),
+        ("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY),
+        ("JWT_SIGNING_KEY", "x" * 31),
+        ("JWT_SIGNING_KEY", "same-as-secret"),
+    ],
+)
+def test_bad_production_variable_is_one_line_and_exit_2(production_env, variable, value):
+    # given
+    env = dict(production_env)
+    if value == "same-as-secret":
+        value = env["DJANGO_SECRET_KEY"]
+    if value is None:
+        del env[variable]
+    else:
+        env[variable] = value
+    # when
+    result = manage("check", "--deploy", env=child_env(**env))
+    # then
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
