@@ -11,13 +11,17 @@ PASSWORD_HASH_CONCURRENCY = 8
 # gRPC worker threads of the in-process test servers close their connection after each call
 # (django-grpc-framework's request signals), so the test database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
+import os  # noqa: E402
+import tempfile  # noqa: E402
+
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
     # A file, not the shared-cache in-memory database: the latter locks whole tables and fails
     # at once ("database table is locked") instead of waiting, which concurrent tests would hit.
     # One file per test process, so parallel runs in one checkout do not collide.
-    import os
-    import tempfile
-
     DATABASES["default"]["TEST"] = {  # noqa: F405
         "NAME": os.path.join(tempfile.gettempdir(), f"test_auth_{os.getpid()}.sqlite3")
     }
+else:
+    # Both sites' test runs may point at one server and database name (bin/test with one
+    # DATABASE_URL); their test databases must not be the same one.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_auth_{os.getpid()}"}  # noqa: F405
