@@ -14,7 +14,6 @@ import structlog
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponse
 
-
 # The same rule as the gRPC interceptor's: an id we echo and log must be short and plain.
 REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 

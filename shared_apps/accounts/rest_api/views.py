@@ -20,7 +20,6 @@ from shared_apps.accounts.rest_api.serializers import (
     client_info,
 )
 
-
 # Nested serializers share class names (InputSerializer, OutputSerializer); each gets its own
 # OpenAPI component name, or drf-spectacular would merge them into one wrong "InputRequest".
 

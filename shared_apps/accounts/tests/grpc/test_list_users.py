@@ -53,7 +53,8 @@ def test_bad_paging_is_invalid_argument_or_empty(auth_stub, page, limit):
     token = _tokens(auth_stub, StaffUserFactory()).access_token
     # when
     try:
-        response = auth_stub.ListUsers(auth_pb2.ListUsersRequest(page=page, limit=limit), metadata=bearer_metadata(token))
+        request = auth_pb2.ListUsersRequest(page=page, limit=limit)
+        response = auth_stub.ListUsers(request, metadata=bearer_metadata(token))
     except grpc.RpcError as exc:
         # then
         assert exc.code() is grpc.StatusCode.INVALID_ARGUMENT
