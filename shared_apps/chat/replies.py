@@ -128,6 +128,10 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
     if progress is not None:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await progress
+    if mirror is not None:
+        # Every delta is in Redis before the database says the reply is over.
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await mirror.flush()
     message = await _finish_save(
         message_id=message_id, content="".join(parts), seq=len(parts), status=status, usage=usage,
         finish_reason=finish_reason, error_code=error.code if error else "",
@@ -181,8 +185,12 @@ async def reply_events(*, user_id: uuid.UUID, message_id: str, after_seq: int = 
     message = await db(selectors.message_get)(user_id=user_id, message_id=message_id)
     if message.role != Message.Role.ASSISTANT:
         raise NotFound("Reply not found.")
-    if message.status == Message.Status.STREAMING and settings.REDIS_URL and await streams.redis_has_reply(str(message.id)):
-        async for frame in streams.redis_read(str(message.id), after_seq):
+    if message.status == Message.Status.STREAMING and settings.REDIS_URL:
+        # Produced by another process: its log is mirrored to Redis (perhaps not flushed yet).
+        async def still_streaming() -> bool:
+            return await db(_is_streaming)(message.id)
+
+        async for frame in streams.redis_read(str(message.id), after_seq, still_streaming=still_streaming):
             yield frame
             if frame["type"] in ("done", "error"):
                 return
@@ -199,6 +207,10 @@ async def reply_events(*, user_id: uuid.UUID, message_id: str, after_seq: int = 
         yield error_frame(message.id, ERRORS_BY_CODE.get(code, UpstreamError)("The reply failed."))
     else:
         yield done_frame(message)
+
+
+def _is_streaming(message_id: uuid.UUID) -> bool:
+    return Message.objects.filter(id=message_id, status=Message.Status.STREAMING).exists()
 
 
 async def reply_cancel(*, user_id: uuid.UUID, message_id: str) -> None:

@@ -22,7 +22,7 @@ import asyncio
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -206,19 +206,30 @@ class RedisMirror:
             logger.warning("reply_mirror_failed", key=self.key, error=type(exc).__name__)
 
 
-async def redis_read(message_id: str, after_seq: int, *, block_ms: int = 5000) -> AsyncIterator[dict[str, Any]]:
-    """Read a reply mirrored by another process: the deltas after ``after_seq``, then live."""
+async def redis_read(
+    message_id: str,
+    after_seq: int,
+    *,
+    still_streaming: Callable[[], Awaitable[bool]],
+    block_ms: int = 1000,
+) -> AsyncIterator[dict[str, Any]]:
+    """Read a reply mirrored by another process: the deltas after ``after_seq``, then live.
+
+    The stream may not exist yet (the producer flushes in batches), so an empty read is
+    not the end; it ends at the final entry, or when ``still_streaming()`` says the stored
+    reply is over and nothing more arrives (its producer died without a final entry).
+    """
     client = redis_client()
     key = _redis_key(message_id)
     last_id = f"0-{max(0, after_seq)}"
-    idle_since = time.monotonic()
     while True:
         result = await client.xread({key: last_id}, count=500, block=block_ms)
         if not result:
-            if time.monotonic() - idle_since > settings.OPENAI_IDLE_TIMEOUT + 30:
-                return  # the producing process is gone; the caller falls back to the database
-            continue
-        idle_since = time.monotonic()
+            if await still_streaming():
+                continue
+            result = await client.xread({key: last_id}, count=500)  # what landed meanwhile
+            if not result:
+                return
         for _key, entries in result:
             for entry_id, fields in entries:
                 last_id = entry_id.decode() if isinstance(entry_id, bytes) else entry_id

@@ -103,10 +103,14 @@ async def test_resume_on_another_process_gets_exactly_the_missing_deltas(alice, 
 def test_follower_here_sees_a_reply_produced_there(alice, upstream, other_chat_process, grpc_channel):
     chat = chat_pb2_grpc.ChatServiceStub(grpc_channel)
     conversation = chat.CreateConversation(chat_pb2.Conversation(title="x"), metadata=alice.metadata)
+    chat.SendMessage(chat_pb2.ChatRequest(message="stored", conversation_id=conversation.id), metadata=alice.metadata)
     stream = chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=conversation.id), metadata=alice.metadata)
     received: list = []
     threading.Thread(target=lambda: [received.append(r) for r in _safe(stream)], daemon=True).start()
-    time.sleep(0.5)  # the follower is subscribed
+    deadline = time.monotonic() + 10
+    while not received and time.monotonic() < deadline:  # stored messages come after the subscription
+        time.sleep(0.02)
+    assert received[0].message.content == "stored"
 
     async def produce_there():
         async with websockets.connect(other_chat_process, additional_headers={"Authorization": f"Bearer {alice.access}"}) as ws:
@@ -114,7 +118,7 @@ def test_follower_here_sees_a_reply_produced_there(alice, upstream, other_chat_p
             while json.loads(await asyncio.wait_for(ws.recv(), timeout=10))["type"] not in ("done", "error"):
                 pass
 
-    upstream.enqueue(reply(["p", "q", "r"], delta_interval=0.02))
+    upstream.enqueue(reply(["p", "q", "r"], delta_interval=0.2))
     asyncio.run(produce_there())
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline and not any(
@@ -125,6 +129,7 @@ def test_follower_here_sees_a_reply_produced_there(alice, upstream, other_chat_p
     deltas = [r.delta for r in received if r.HasField("delta")]
     assert [d.seq for d in deltas] == [1, 2, 3] and "".join(d.content for d in deltas) == "pqr"
     assert [r.message.content for r in received if r.HasField("message")][-1] == "pqr"
+    assert received[-1].HasField("message")  # the final message comes after the last delta
 
 
 def _safe(stream):

@@ -57,6 +57,8 @@ def _optional(frame: dict, key: str, kind: type | tuple[type, ...]) -> Any:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
+    # No channel-layer subscription per socket: reply frames come from the reply log.
+    channel_layer_alias = "__none__"
     principal: Principal | None = None
 
     async def connect(self) -> None:
