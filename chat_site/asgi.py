@@ -15,8 +15,8 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from shared_apps.chat.ws_api.routing import websocket_application  # noqa: E402
 
-from shared_apps.chat.realtime import LoopBindingMiddleware  # noqa: E402
+from shared_apps.chat.lifecycle import ChatLifecycleMiddleware  # noqa: E402
 
-application = LoopBindingMiddleware(
+application = ChatLifecycleMiddleware(
     ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
 )

@@ -44,7 +44,7 @@ class ChatUvicornWorker(UvicornWorker):
         "loop": "auto",
         "http": "auto",
         "ws": "auto",  # the websockets package (requirements/chat.txt)
-        "lifespan": "off",  # Django's ASGI handler has no lifespan support
+        "lifespan": "on",  # shutdown drains replies in flight (shared_apps/chat/lifecycle.py)
         "ws_ping_interval": float(env_int("WS_PING_INTERVAL", 20, minimum=1)),
         "ws_ping_timeout": float(env_int("WS_PING_TIMEOUT", 20, minimum=1)),
         "ws_max_size": env_int("WS_MAX_SIZE", 1024 * 1024, minimum=1024),

@@ -136,3 +136,5 @@ MIDDLEWARE = [
 ]
 GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
 GRPC_ON_STOP = "shared_apps.chat.replies.replies_drain_sync"
+# On shutdown, replies in flight get this long to finish before they are stored as cancelled.
+CHAT_SHUTDOWN_GRACE_SECONDS = env_float("CHAT_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0)

@@ -2,7 +2,7 @@
 
 A reply belongs to its conversation, not to the request or socket that asked for it, so
 it runs as a task on a long-lived loop: the ASGI server's loop in the chat ASGI process
-(bound by ``LoopBindingMiddleware``), or a background loop thread in processes without
+(bound by ``lifecycle.ChatLifecycleMiddleware``), or a background loop thread in processes without
 one (the gRPC server, tests, management commands). Sync code (REST views, gRPC
 servicers, services after commit) hands coroutines to that loop with ``submit``.
 """
@@ -115,14 +115,3 @@ async def _close(closer: Callable[[], Awaitable[None]]) -> None:
         await closer()
     except Exception:  # noqa: BLE001 - closing a finished iterator may raise; nothing to do
         pass
-
-
-class LoopBindingMiddleware:
-    """ASGI middleware: make the server's loop this process's realtime loop."""
-
-    def __init__(self, app: Callable) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        bind_loop(asyncio.get_running_loop())
-        return await self.app(scope, receive, send)

@@ -1,0 +1,48 @@
+"""The chat ASGI app's process lifecycle.
+
+* Every connection binds the server's event loop as this process's realtime loop, so
+  replies started from sync code (REST views) run on it, beside the sockets.
+* ASGI lifespan: on shutdown (after the server stopped accepting and gave open
+  connections their grace period), replies still in flight get
+  ``CHAT_SHUTDOWN_GRACE_SECONDS`` to finish; the rest are cancelled and stored as
+  ``cancelled``, never lost. Their clients resume on another process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import structlog
+from django.conf import settings
+
+from shared_apps.chat import realtime
+
+logger = structlog.get_logger(__name__)
+
+
+class ChatLifecycleMiddleware:
+    def __init__(self, app: Callable) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        realtime.bind_loop(asyncio.get_running_loop())
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive, send) -> None:
+        from shared_apps.chat.replies import replies_drain
+
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await replies_drain(settings.CHAT_SHUTDOWN_GRACE_SECONDS)
+                except Exception:  # noqa: BLE001 - still report completion; the error is logged
+                    logger.exception("replies_drain_failed")
+                await send({"type": "lifespan.shutdown.complete"})
+                return
