@@ -8,6 +8,7 @@ urlpatterns = [
     path("v1/", include("shared_apps.chat.rest_api.urls")),
     path("v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("v1/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("app/", include("shared_apps.chat.web.urls")),  # the web chat page
     path("admin/", admin.site.urls),
 ]
 

@@ -23,6 +23,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "corsheaders.middleware.CorsMiddleware",  # first: answers preflights before anything else
     "django.middleware.security.SecurityMiddleware",
     "django_structlog.middlewares.RequestMiddleware",
     "shared_apps.core.middleware.RequestIdResponseMiddleware",
@@ -89,3 +90,9 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
+
+# --- CORS: the web chat page (served by the chat site at /app/) calls /v1/auth/* cross-origin ---
+# Only those paths, only the listed origins, no cookies (the page sends bearer tokens).
+INSTALLED_APPS = [*INSTALLED_APPS, "corsheaders"]
+CORS_ALLOWED_ORIGINS = env_list("AUTH_CORS_ALLOWED_ORIGINS", ["http://127.0.0.1:8083", "http://localhost:8083"])
+CORS_URLS_REGEX = r"^/v1/auth/.*$"

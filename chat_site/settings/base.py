@@ -138,3 +138,8 @@ GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsIntercep
 GRPC_ON_STOP = "shared_apps.chat.replies.replies_drain_sync"
 # On shutdown, replies in flight get this long to finish before they are stored as cancelled.
 CHAT_SHUTDOWN_GRACE_SECONDS = env_float("CHAT_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0)
+
+# --- web chat page (/app/, shared_apps.chat.web) ------------------------------------------------
+# The auth service's base URL as the browser reaches it: the page signs in there (cross-origin;
+# the auth site allows this site's origin with AUTH_CORS_ALLOWED_ORIGINS).
+CHAT_AUTH_PUBLIC_URL = env_str("CHAT_AUTH_PUBLIC_URL", "http://127.0.0.1:8081").rstrip("/")

@@ -1,0 +1,617 @@
+/*
+ * The web chat page (/app/): plain JavaScript on the public contract only.
+ *
+ *   auth service REST (cross-origin, CORS):  /v1/auth/signup, signin, refresh, signout
+ *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]]
+ *   chat websocket (same origin):            /ws/chat/, first frame {"type": "auth", "token"}
+ *
+ * Everything the model or a user wrote is put on the page with textContent, never as HTML.
+ * The page's Content-Security-Policy allows no inline script, so this file is the only code.
+ */
+"use strict";
+
+(() => {
+  const AUTH_URL = document.body.dataset.authUrl.replace(/\/+$/, "");
+  const WS_URL = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + "/ws/chat/";
+  const HISTORY_PAGE = 100;
+  const REFRESH_MARGIN_MS = 15000;
+
+  const $ = (id) => document.getElementById(id);
+  const el = {
+    status: $("status"), alert: $("alert"), who: $("who"), whoEmail: $("who-email"), signout: $("signout"),
+    authView: $("auth-view"), chatView: $("chat-view"), signinForm: $("signin-form"), signupForm: $("signup-form"),
+    list: $("conversation-list"), newConversation: $("new-conversation"), title: $("conversation-title"),
+    actions: $("conversation-actions"), renameOpen: $("rename-open"), renameForm: $("rename-form"),
+    renameInput: $("rename-input"), renameCancel: $("rename-cancel"), deleteConversation: $("delete-conversation"),
+    messages: $("messages"), composer: $("composer"), input: $("composer-input"), send: $("send"), stop: $("stop"),
+  };
+
+  // ---- words for errors -------------------------------------------------------------------------
+  const ERROR_WORDS = {
+    rate_limited: "You are sending messages too quickly; wait a moment and try again.",
+    upstream_error: "The AI model failed to answer; try again in a moment.",
+    upstream_timeout: "The AI model took too long to answer; try again.",
+    unavailable: "The AI model is not available right now; try again later.",
+    unauthenticated: "Your session has ended (signed out, revoked or expired); please sign in again.",
+    not_found: "That conversation or message no longer exists.",
+    already_exists: "An account with this email already exists; sign in instead.",
+    payload_too_large: "That message is too long.",
+    network: "The connection to the service failed; check your network and try again.",
+  };
+
+  class ApiError extends Error {
+    constructor(status, code, message) {
+      super(message || code);
+      this.status = status;
+      this.code = code;
+    }
+  }
+
+  function errorWords(code, message) {
+    const words = ERROR_WORDS[code];
+    if (words && message && code !== "unauthenticated") return `${words} (${message})`;
+    return words || message || "Something went wrong.";
+  }
+
+  function apiErrorFrom(status, body) {
+    const error = (body && body.error) || {};
+    return new ApiError(status, error.code || `http_${status}`, error.message || `HTTP ${status}`);
+  }
+
+  function showAlert(text) {
+    el.alert.textContent = text;
+    el.alert.hidden = !text;
+  }
+
+  function setStatus(text) {
+    el.status.textContent = text;
+  }
+
+  function guard(fn) {
+    return (...args) => Promise.resolve().then(() => fn(...args)).catch(handleError);
+  }
+
+  function handleError(error) {
+    if (error instanceof ApiError && (error.status === 401 || error.code === "unauthenticated")) {
+      sessionEnded();
+      return;
+    }
+    if (error instanceof ApiError) showAlert(errorWords(error.code, error.message));
+    else showAlert(error && error.message ? error.message : String(error));
+  }
+
+  function uuid4() {
+    if (crypto.randomUUID) return crypto.randomUUID();
+    const b = crypto.getRandomValues(new Uint8Array(16));
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ---- tokens -------------------------------------------------------------------------------------
+  // Tokens are kept in memory only. Trade-off: a reload (or a new tab) means signing in again, but
+  // no script that ever ran on this origin can read a long-lived refresh token from storage;
+  // sessionStorage would survive reloads at the price of exposing the refresh token (7 days,
+  // rotating) to any script injection. The reply itself survives a reload either way: it belongs to
+  // the conversation, and opening the conversation again resumes it.
+  let session = null; // {user, access, refresh, accessExpiresAt}
+  let refreshing = null;
+
+  function sessionSet(user, tokens) {
+    session = {
+      user: user || (session && session.user),
+      access: tokens.access_token,
+      refresh: tokens.refresh_token,
+      accessExpiresAt: Date.parse(tokens.access_expires_at) || Date.now() + 60000,
+    };
+  }
+
+  async function authPost(path, body, bearer) {
+    const headers = { "Content-Type": "application/json" };
+    if (bearer) headers.Authorization = `Bearer ${bearer}`;
+    let response;
+    try {
+      response = await fetch(`${AUTH_URL}/v1/auth/${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+    } catch (e) {
+      throw new ApiError(0, "network", `Cannot reach the sign-in service at ${AUTH_URL}.`);
+    }
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw apiErrorFrom(response.status, data);
+    return data;
+  }
+
+  // One refresh at a time: the auth service rotates refresh tokens and treats a spent one,
+  // presented again, as theft (the whole session is revoked).
+  function tokensRefresh() {
+    if (!session) return Promise.reject(new ApiError(401, "unauthenticated", "Not signed in."));
+    if (!refreshing) {
+      const spent = session.refresh;
+      refreshing = authPost("refresh", { refresh_token: spent })
+        .then((data) => sessionSet(null, data.tokens))
+        .catch((error) => {
+          if (error.status === 400 || error.status === 401) throw new ApiError(401, "unauthenticated", error.message);
+          throw error;
+        })
+        .finally(() => { refreshing = null; });
+    }
+    return refreshing;
+  }
+
+  async function accessToken() {
+    if (!session) throw new ApiError(401, "unauthenticated", "Not signed in.");
+    if (session.accessExpiresAt - Date.now() < REFRESH_MARGIN_MS) await tokensRefresh();
+    return session.access;
+  }
+
+  async function chatApi(method, path, body, retried = false) {
+    const headers = { Authorization: `Bearer ${await accessToken()}` };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(`/v1/chat/${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (e) {
+      throw new ApiError(0, "network", "Cannot reach the chat service.");
+    }
+    if (response.status === 401 && !retried) {
+      await tokensRefresh();
+      return chatApi(method, path, body, true);
+    }
+    if (response.status === 204) return null;
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw apiErrorFrom(response.status, data);
+    return data;
+  }
+
+  // ---- sign in / out ---------------------------------------------------------------------------------
+  function formValues(form) {
+    return Object.fromEntries(new FormData(form).entries());
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    showAlert("");
+    const { email, password } = formValues(el.signinForm);
+    setStatus("Signing in…");
+    const data = await authPost("signin", { email, password }).catch((error) => {
+      setStatus("");
+      if (error.status === 401) throw new Error("Wrong email or password.");
+      throw error;
+    });
+    signedIn(data);
+  }
+
+  async function signUp(event) {
+    event.preventDefault();
+    showAlert("");
+    const { name, email, password } = formValues(el.signupForm);
+    setStatus("Creating your account…");
+    const data = await authPost("signup", { name, email, password }).catch((error) => {
+      setStatus("");
+      throw error;
+    });
+    signedIn(data);
+  }
+
+  function signedIn(data) {
+    sessionSet(data.user, data.tokens);
+    el.signinForm.reset();
+    el.signupForm.reset();
+    el.whoEmail.textContent = session.user ? session.user.email : "";
+    el.who.hidden = false;
+    el.authView.hidden = true;
+    el.chatView.hidden = false;
+    setStatus("Signed in.");
+    conversationNew();
+    socketOpen();
+    conversationsLoad().catch(handleError);
+    el.input.focus();
+  }
+
+  function signedOut(alertText) {
+    const ending = session;
+    session = null;
+    socketClose();
+    replies.clear();
+    state.pending = null;
+    state.reply = null;
+    state.currentId = null;
+    el.list.textContent = "";
+    el.messages.textContent = "";
+    el.who.hidden = true;
+    el.chatView.hidden = true;
+    el.authView.hidden = false;
+    showAlert(alertText || "");
+    setStatus(alertText ? "" : "Signed out.");
+    return ending;
+  }
+
+  function sessionEnded() {
+    if (session) signedOut(ERROR_WORDS.unauthenticated);
+  }
+
+  async function signOut() {
+    const ending = signedOut("");
+    if (ending) await authPost("signout", {}, ending.access).catch(() => {});
+  }
+
+  // ---- conversations -----------------------------------------------------------------------------------
+  const state = { conversations: [], currentId: null, pending: null, reply: null };
+
+  async function conversationsLoad() {
+    const data = await chatApi("GET", "conversations?limit=100");
+    state.conversations = data.conversations;
+    el.list.textContent = "";
+    for (const conversation of data.conversations) {
+      const item = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.textContent = conversation.title || "Untitled conversation";
+      button.dataset.id = conversation.id;
+      if (conversation.id === state.currentId) button.setAttribute("aria-current", "true");
+      button.addEventListener("click", guard(() => conversationOpen(conversation.id)));
+      item.append(button);
+      el.list.append(item);
+    }
+    headingUpdate();
+  }
+
+  function headingUpdate() {
+    const current = state.conversations.find((c) => c.id === state.currentId);
+    el.title.textContent = state.currentId ? (current && current.title) || "Untitled conversation" : "New conversation";
+    el.actions.hidden = !state.currentId;
+    for (const button of el.list.querySelectorAll("button")) {
+      if (button.dataset.id === state.currentId) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+  }
+
+  function conversationNew() {
+    state.currentId = null;
+    state.reply = null;
+    replies.clear();
+    el.messages.textContent = "";
+    el.renameForm.hidden = true;
+    headingUpdate();
+    buttonsUpdate();
+  }
+
+  async function conversationOpen(id) {
+    showAlert("");
+    state.currentId = id;
+    state.reply = null;
+    replies.clear();
+    el.messages.textContent = "";
+    el.renameForm.hidden = true;
+    headingUpdate();
+    buttonsUpdate();
+    const path = `conversations/${encodeURIComponent(id)}/messages`;
+    let page = await chatApi("GET", `${path}?limit=${HISTORY_PAGE}`);
+    if (page.total > HISTORY_PAGE) page = await chatApi("GET", `${path}?limit=${HISTORY_PAGE}&offset=${page.total - HISTORY_PAGE}`);
+    if (state.currentId !== id) return;
+    for (const message of page.messages) {
+      const view = messageRender(message);
+      if (message.role === "assistant" && message.status === "streaming") {
+        // Still being written (perhaps the page was reloaded mid-reply). Its seq is not stored, so
+        // resume from 0 and rebuild the text from the deltas; the stored text stays on screen
+        // until the rebuilt text has caught up with it, so nothing shrinks or repeats.
+        replyTrack(message.id, view, message.content.length);
+        state.reply = message.id;
+        socketSend({ type: "resume", message_id: message.id, after_seq: 0 });
+      }
+    }
+    buttonsUpdate();
+    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  async function conversationRename(event) {
+    event.preventDefault();
+    const title = el.renameInput.value.trim();
+    if (!title || !state.currentId) return;
+    await chatApi("PATCH", `conversations/${encodeURIComponent(state.currentId)}`, { title });
+    el.renameForm.hidden = true;
+    el.actions.hidden = false;
+    await conversationsLoad();
+    setStatus("Conversation renamed.");
+    el.renameOpen.focus();
+  }
+
+  async function conversationDelete() {
+    if (!state.currentId) return;
+    const current = state.conversations.find((c) => c.id === state.currentId);
+    const name = (current && current.title) || "this conversation";
+    if (!window.confirm(`Delete “${name}” and all its messages?`)) return;
+    await chatApi("DELETE", `conversations/${encodeURIComponent(state.currentId)}`);
+    conversationNew();
+    await conversationsLoad();
+    setStatus("Conversation deleted.");
+    el.newConversation.focus();
+  }
+
+  // ---- messages on screen ----------------------------------------------------------------------------
+  const STATUS_NOTES = { cancelled: "Stopped.", failed: "The reply failed; what arrived is kept.", streaming: "Writing…" };
+
+  function messageRender(message) {
+    const item = document.createElement("li");
+    item.className = `message ${message.role}`;
+    const whoSaid = document.createElement("span");
+    whoSaid.className = "who-said";
+    whoSaid.textContent = message.role === "user" ? "You" : "Assistant";
+    const text = document.createElement("p");
+    text.className = "text";
+    text.textContent = message.content || "";
+    const note = document.createElement("span");
+    note.className = "note";
+    item.append(whoSaid, text, note);
+    if (message.id) item.dataset.id = message.id;
+    el.messages.append(item);
+    const view = { item, text, note };
+    messageStatusSet(view, message.status);
+    el.messages.scrollTop = el.messages.scrollHeight;
+    return view;
+  }
+
+  function messageStatusSet(view, status, extra) {
+    view.item.dataset.status = status || "";
+    view.item.classList.toggle("failed", status === "failed");
+    view.note.textContent = extra || STATUS_NOTES[status] || "";
+  }
+
+  // Replies being followed on the socket: id -> {view, seq, text, floor, done}.
+  const replies = new Map();
+
+  function replyTrack(messageId, view, floor = 0) {
+    let reply = replies.get(messageId);
+    if (!reply) {
+      reply = { view, seq: 0, text: "", floor, done: false };
+      replies.set(messageId, reply);
+      view.item.setAttribute("aria-busy", "true");
+    }
+    return reply;
+  }
+
+  function replyDelta(frame) {
+    const reply = replies.get(frame.message_id);
+    if (!reply || reply.done) return;
+    if (frame.seq <= reply.seq) return; // already shown (a resume overlaps what we have)
+    if (frame.seq !== reply.seq + 1) {
+      // A gap should never happen; ask again from what we have rather than show a hole.
+      socketSend({ type: "resume", message_id: frame.message_id, after_seq: reply.seq });
+      return;
+    }
+    reply.seq = frame.seq;
+    reply.text += frame.content;
+    if (reply.text.length >= reply.floor) reply.view.text.textContent = reply.text;
+    if (state.reply === frame.message_id) setStatus("");
+    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function replyFinished(messageId, message, errorText) {
+    const reply = replies.get(messageId);
+    if (reply && !reply.done) {
+      reply.done = true;
+      reply.view.item.removeAttribute("aria-busy");
+      if (message) {
+        reply.view.text.textContent = message.content;
+        messageStatusSet(reply.view, message.status);
+      } else {
+        messageStatusSet(reply.view, "failed", errorText);
+      }
+    }
+    if (state.reply === messageId) {
+      state.reply = null;
+      setStatus(message && message.status === "cancelled" ? "Reply stopped." : "");
+    }
+    buttonsUpdate();
+  }
+
+  function buttonsUpdate() {
+    const busy = Boolean(state.pending || state.reply);
+    el.send.disabled = busy;
+    el.stop.disabled = !state.reply;
+  }
+
+  // ---- sending -----------------------------------------------------------------------------------------
+  function messageSend(event) {
+    if (event) event.preventDefault();
+    const content = el.input.value;
+    if (!content.trim() || state.pending || state.reply) return;
+    showAlert("");
+    const frame = { type: "message", content, client_message_id: uuid4() };
+    if (state.currentId) frame.conversation_id = state.currentId;
+    const view = messageRender({ role: "user", content, status: "complete" });
+    state.pending = { frame, view };
+    el.input.value = "";
+    buttonsUpdate();
+    setStatus("Sending…");
+    socketSend(frame);
+  }
+
+  function replyStop() {
+    if (!state.reply) return;
+    setStatus("Stopping the reply…");
+    socketSend({ type: "cancel", message_id: state.reply });
+  }
+
+  // ---- the websocket -----------------------------------------------------------------------------------
+  // One socket, reopened with backoff when it drops. On every (re)open it authenticates, re-sends
+  // a message that was not acknowledged (same client_message_id: the server makes no second
+  // one) and resumes each reply in flight after the last seq shown: no gap, no repeat.
+  const socket = { ws: null, ready: false, wanted: false, attempt: 0, timer: null, queue: [], refused: 0 };
+
+  function socketOpen() {
+    socket.wanted = true;
+    if (socket.ws || socket.timer) return;
+    const ws = new WebSocket(WS_URL);
+    socket.ws = ws;
+    ws.addEventListener("open", guard(async () => {
+      const token = await accessToken();
+      if (socket.ws !== ws) return;
+      ws.send(JSON.stringify({ type: "auth", token }));
+      socket.ready = true;
+      if (socket.attempt > 0) setStatus("Reconnected.");
+      if (state.pending) ws.send(JSON.stringify(state.pending.frame));
+      for (const [messageId, reply] of replies) {
+        if (!reply.done) ws.send(JSON.stringify({ type: "resume", message_id: messageId, after_seq: reply.seq }));
+      }
+      for (const frame of socket.queue.splice(0)) ws.send(JSON.stringify(frame));
+    }));
+    ws.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (frame.type !== "error" || frame.code !== "unauthenticated") {
+        socket.attempt = 0;
+        socket.refused = 0;
+      }
+      frameReceived(frame);
+    });
+    ws.addEventListener("close", (event) => {
+      if (socket.ws !== ws) return;
+      socket.ws = null;
+      socket.ready = false;
+      if (!socket.wanted || !session) return;
+      if (event.code === 4401) {
+        // The token expired or the session ended: a fresh token tells which.
+        socket.refused += 1;
+        if (socket.refused > 2) {
+          sessionEnded();
+          return;
+        }
+        tokensRefresh().then(() => socketReconnectLater(0), handleError);
+        return;
+      }
+      socketReconnectLater();
+    });
+  }
+
+  function socketReconnectLater(delay) {
+    if (delay === undefined) {
+      delay = Math.min(30000, 500 * 2 ** socket.attempt) * (0.75 + Math.random() * 0.5);
+      socket.attempt += 1;
+      setStatus(`Connection lost; reconnecting in ${Math.max(1, Math.round(delay / 1000))} s…`);
+    }
+    socket.timer = setTimeout(() => {
+      socket.timer = null;
+      if (socket.wanted && session) socketOpen();
+    }, delay);
+  }
+
+  function socketClose() {
+    socket.wanted = false;
+    socket.queue = [];
+    clearTimeout(socket.timer);
+    socket.timer = null;
+    if (socket.ws) socket.ws.close(1000);
+    socket.ws = null;
+    socket.ready = false;
+  }
+
+  function socketSend(frame) {
+    if (socket.ready && socket.ws && socket.ws.readyState === WebSocket.OPEN) {
+      socket.ws.send(JSON.stringify(frame));
+      return;
+    }
+    // Messages and resumes are re-sent from state on open; only cancels wait in the queue.
+    if (frame.type === "cancel") socket.queue.push(frame);
+    socketOpen();
+  }
+
+  function frameReceived(frame) {
+    switch (frame.type) {
+      case "ack": {
+        const pending = state.pending;
+        state.pending = null;
+        if (pending) {
+          pending.view.item.dataset.id = frame.user_message.id;
+          if (!state.currentId) {
+            state.currentId = frame.conversation_id;
+            conversationsLoad().catch(handleError);
+          }
+        }
+        buttonsUpdate();
+        break;
+      }
+      case "start": {
+        if (!replies.has(frame.message_id)) {
+          const view = messageRender({ id: frame.message_id, role: "assistant", content: "", status: "streaming" });
+          replyTrack(frame.message_id, view);
+        }
+        state.reply = frame.message_id;
+        setStatus("The assistant is writing…");
+        buttonsUpdate();
+        break;
+      }
+      case "delta":
+        replyDelta(frame);
+        break;
+      case "done":
+        replyFinished(frame.message.id, frame.message);
+        conversationsLoad().catch(handleError);
+        break;
+      case "error":
+        frameError(frame);
+        break;
+      default:
+        break;
+    }
+  }
+
+  function frameError(frame) {
+    if (frame.code === "unauthenticated") return; // the 4401 close that follows handles it
+    const words = errorWords(frame.code, frame.message);
+    if (frame.message_id && replies.has(frame.message_id)) {
+      replyFinished(frame.message_id, null, words);
+    } else if (state.pending) {
+      messageStatusSet(state.pending.view, "failed", `Not sent: ${words}`);
+      el.input.value = el.input.value || state.pending.frame.content;
+      state.pending = null;
+      buttonsUpdate();
+      setStatus("");
+    }
+    showAlert(words);
+  }
+
+  // ---- wiring ------------------------------------------------------------------------------------------
+  el.signinForm.addEventListener("submit", guard(signIn));
+  el.signupForm.addEventListener("submit", guard(signUp));
+  el.signout.addEventListener("click", guard(signOut));
+  el.newConversation.addEventListener("click", () => {
+    conversationNew();
+    el.input.focus();
+  });
+  el.composer.addEventListener("submit", messageSend);
+  el.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      messageSend();
+    }
+  });
+  el.stop.addEventListener("click", replyStop);
+  el.renameOpen.addEventListener("click", () => {
+    const current = state.conversations.find((c) => c.id === state.currentId);
+    el.renameInput.value = (current && current.title) || "";
+    el.renameForm.hidden = false;
+    el.actions.hidden = true;
+    el.renameInput.focus();
+  });
+  el.renameCancel.addEventListener("click", () => {
+    el.renameForm.hidden = true;
+    el.actions.hidden = false;
+    el.renameOpen.focus();
+  });
+  el.renameForm.addEventListener("submit", guard(conversationRename));
+  el.deleteConversation.addEventListener("click", guard(conversationDelete));
+  window.addEventListener("online", () => {
+    if (session && !socket.ws) {
+      clearTimeout(socket.timer);
+      socket.timer = null;
+      socketOpen();
+    }
+  });
+})();
