@@ -1,0 +1,1 @@
+"""Benchmarks of the auth and chat services: ``python -m bench`` (or ``bench/run``)."""
