@@ -6,6 +6,7 @@ calls, in-flight calls get ``GRPC_GRACE_SECONDS`` to finish, and the process exi
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 
@@ -27,6 +28,12 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         from shared_apps.core.grpc_server.server import build_server
+
+        multiproc_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        if multiproc_dir:
+            # In multiprocess mode every metric write goes to a file here; a missing directory
+            # would fail every call, so make sure it exists.
+            os.makedirs(multiproc_dir, exist_ok=True)
 
         address = options["address"] or settings.GRPC_DEFAULT_ADDRESS
         grace = options["grace"] if options["grace"] is not None else settings.GRPC_GRACE_SECONDS
@@ -70,10 +77,16 @@ def _metrics_endpoint_start(port: int) -> None:
     ``GRPC_METRICS_PORT``, all interfaces, in a daemon thread; 0 serves nothing."""
     if not port:
         return
-    from prometheus_client import start_http_server
+    from prometheus_client import REGISTRY, CollectorRegistry, multiprocess, start_http_server
 
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # prometheus_client is in multiprocess mode (the variable is meant for gunicorn but may be
+        # inherited): this process's values live in files there, so serve them from there.
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
     try:
-        start_http_server(port)
+        start_http_server(port, registry=registry)
     except OSError as exc:
         raise CommandError(f"cannot serve metrics on port {port} (GRPC_METRICS_PORT): {exc}") from exc
     logger.info("grpc_metrics_serving", port=port)
