@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from shared_apps.accounts.models import Session, User, UserManager
-from shared_apps.accounts.passwords import password_check, password_hash_dummy
+from shared_apps.accounts.passwords import hashing_slot, password_check, password_hash_dummy
 from shared_apps.accounts.throttle import (
     signin_failure_record,
     signin_success_record,
@@ -142,9 +142,13 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
         raise ValidationFailed(f"password: {' '.join(exc.messages)}", details={"password": exc.messages}) from exc
     if User.objects.filter(email=email).exists():
         raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]})
+    # Hash before the transaction: Argon2 takes a while, and no lock should be held meanwhile.
+    with hashing_slot():
+        candidate.set_password(password)
     try:
         with transaction.atomic():
-            user = User.objects.create_user(email=email, password=password, name=name)
+            candidate.save()
+            user = candidate
             tokens = session_open(user=user, client=client or ClientInfo())
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]}) from exc

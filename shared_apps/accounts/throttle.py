@@ -38,12 +38,18 @@ def _counters(email: str, client_ip: str | None) -> list[_Counter]:
     return counters
 
 
+def _window_state(key: str) -> tuple[int, float]:
+    """(failures, window end) of one counter; two keys so the count can be incremented atomically."""
+    values = cache.get_many([key, key + ":reset"])
+    return int(values.get(key, 0)), float(values.get(key + ":reset", 0.0))
+
+
 def signin_throttle_check(*, email: str, client_ip: str | None) -> None:
     now = time.time()
     for counter in _counters(email, client_ip):
-        state = cache.get(counter.key)
-        if state and state["count"] >= counter.limit and state["reset_at"] > now:
-            retry_after = max(1, int(state["reset_at"] - now + 0.999))
+        count, reset_at = _window_state(counter.key)
+        if count >= counter.limit and reset_at > now:
+            retry_after = max(1, int(reset_at - now + 0.999))
             logger.warning("signin_throttled", scope=counter.key.split(":")[1], retry_after=retry_after)
             raise RateLimited("Too many failed sign-in attempts; try again later.", retry_after=retry_after)
 
@@ -52,14 +58,19 @@ def signin_failure_record(*, email: str, client_ip: str | None) -> None:
     window = settings.SIGNIN_FAILURE_WINDOW_SECONDS
     now = time.time()
     for counter in _counters(email, client_ip):
-        state = cache.get(counter.key)
-        if not state or state["reset_at"] <= now:
-            state = {"count": 0, "reset_at": now + window}
-        state["count"] += 1
-        cache.set(counter.key, state, timeout=int(state["reset_at"] - now) + 1)
-        if state["count"] == counter.limit:
-            logger.warning("signin_lockout_started", scope=counter.key.split(":")[1], failures=state["count"])
+        # The first failure opens the window (add is a no-op when it is already open);
+        # incr is atomic in Redis and in the local-memory cache, so parallel guesses all count.
+        if cache.add(counter.key + ":reset", now + window, timeout=window):
+            cache.set(counter.key, 0, timeout=window)
+        try:
+            count = cache.incr(counter.key)
+        except ValueError:  # the window closed between add and incr
+            cache.set(counter.key, 1, timeout=window)
+            count = 1
+        if count == counter.limit:
+            logger.warning("signin_lockout_started", scope=counter.key.split(":")[1], failures=count)
 
 
 def signin_success_record(*, email: str) -> None:
-    cache.delete(_account_key(email))
+    key = _account_key(email)
+    cache.delete_many([key, key + ":reset"])
