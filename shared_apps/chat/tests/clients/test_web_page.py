@@ -1,0 +1,238 @@
+"""The web chat page (/app/) in a real headless Chromium against the real stack.
+
+Needs Debian's Chromium at /usr/bin/chromium (``.ci/run`` installs it); never a browser build
+downloaded by Playwright.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from shared_apps.chat.tests.clients.stack import PASSWORD, ROOT, new_email
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]
+SCREENSHOT = ROOT / "docs" / "screenshots" / "chat-page.png"
+LONG = " ".join(f"word{i}" for i in range(30))  # a reply of ~45 words: several seconds
+
+
+def expected_answer(content: str, turn: int = 1) -> str:
+    return (f"You said: {content.strip()} (local-echo, turn {turn}; "
+            "set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        reason = f"{CHROMIUM} is missing (apt-get install chromium; .ci/run does)"
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, stack):
+    # A phone-sized screen: the page must be usable there.
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.problems = []
+    page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
+    page.on("console", lambda m: page.problems.append(m.text) if "Content Security Policy" in m.text else None)
+    yield page
+    context.close()
+    stack.check_alive()
+
+
+def sign_up(page, stack) -> str:
+    email = new_email()
+    response = page.goto(stack.page_url)
+    assert "script-src 'self'" in response.headers["content-security-policy"]
+    page.get_by_label("Name").fill("Ada")
+    page.locator("#signup-form").get_by_label("Email").fill(email)
+    page.get_by_label("Password (8 characters or more)").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    page.get_by_text(email).wait_for()
+    return email
+
+
+def send(page, text: str) -> None:
+    box = page.get_by_label("Message", exact=True)
+    box.fill(text)
+    box.press("Enter")
+
+
+def last_reply(page):
+    return page.locator("#messages .message.assistant").last
+
+
+def wait_status(page, status: str, timeout: float = 20_000) -> None:
+    last_reply(page).and_(page.locator(f"[data-status='{status}']")).wait_for(timeout=timeout)
+
+
+def wait_words(page, count: int) -> None:
+    page.wait_for_function(
+        "n => { const r = [...document.querySelectorAll('#messages .message.assistant')].pop();"
+        " return r && r.dataset.status === 'streaming' && r.querySelector('.text').textContent.split(' ').length >= n }",
+        arg=count,
+    )
+
+
+def reply_text(page) -> str:
+    return last_reply(page).locator(".text").text_content()
+
+
+def stored_messages(stack, email: str) -> list[dict]:
+    request = urllib.request.Request(
+        f"{stack.auth_url}/v1/auth/signin", data=json.dumps({"email": email, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    access = json.load(urllib.request.urlopen(request))["tokens"]["access_token"]
+    auth = {"Authorization": f"Bearer {access}"}
+    listing = urllib.request.Request(f"{stack.chat_url}/v1/chat/conversations", headers=auth)
+    conversation = json.load(urllib.request.urlopen(listing))["conversations"][0]
+    history = urllib.request.Request(
+        f"{stack.chat_url}/v1/chat/conversations/{conversation['id']}/messages", headers=auth
+    )
+    return json.load(urllib.request.urlopen(history))["messages"]
+
+
+def test_sign_up_send_and_watch_the_reply_stream_in(page, stack):
+    # given
+    sign_up(page, stack)
+    box = page.get_by_label("Message", exact=True)
+    box.fill("line one")
+    box.press("Shift+Enter")
+    box.press_sequentially("line two")
+    assert box.input_value() == "line one\nline two"  # Shift+Enter is a newline, not a send
+    # when
+    box.press("Enter")
+    # then: it streams (partial text while streaming), then completes with exactly the answer
+    wait_words(page, 3)
+    assert page.get_by_role("button", name="Stop reply").is_enabled()
+    wait_status(page, "complete")
+    assert reply_text(page) == expected_answer("line one\nline two")
+    assert page.get_by_role("log", name="Messages").get_attribute("aria-live") == "polite"
+    page.get_by_role("navigation", name="Conversations").get_by_role("listitem").get_by_role("button").first.wait_for()
+    assert page.get_by_role("button", name="Send").is_enabled()
+    assert page.locator("#auth-view").is_hidden()
+    page.set_viewport_size({"width": 1000, "height": 640})
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+    assert page.problems == []
+
+
+def test_reload_mid_reply_then_sign_in_and_see_it_complete(page, stack):
+    # given: a long reply under way
+    email = sign_up(page, stack)
+    send(page, LONG)
+    wait_words(page, 4)
+    # when: the page reloads (tokens were in memory only: sign in again) and opens the conversation
+    page.reload()
+    page.locator("#signin-form").get_by_label("Email").fill(email)
+    page.locator("#signin-form").get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("navigation", name="Conversations").get_by_role("listitem").get_by_role("button").first.click()
+    # then: the reply was still being written, and it completes with no gap and no repeat
+    last_reply(page).wait_for()
+    assert last_reply(page).get_attribute("data-status") == "streaming"
+    wait_status(page, "complete")
+    assert reply_text(page) == expected_answer(LONG)
+    assert page.locator("#messages .message").count() == 2
+    assert page.problems == []
+
+
+def test_a_dropped_socket_reconnects_and_resumes_without_gap_or_repeat(page, stack):
+    # given: the first socket is cut after three deltas (Playwright sits between page and server)
+    dropped = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        seen = []
+
+        def from_server(message):
+            ws.send(message)
+            if not dropped and '"type":"delta"' in str(message):
+                seen.append(message)
+                if len(seen) == 3:
+                    dropped.append(True)
+                    ws.close(code=4000, reason="test: connection dropped")
+                    server.close()
+
+        server.on_message(from_server)
+
+    page.route_web_socket(re.compile(r".*/ws/chat/$"), route)
+    sign_up(page, stack)
+    # when
+    send(page, LONG)
+    # then
+    wait_status(page, "complete", timeout=30_000)
+    assert dropped
+    assert reply_text(page) == expected_answer(LONG)
+    assert page.problems == []
+
+
+def test_stop_a_reply(page, stack):
+    # given
+    email = sign_up(page, stack)
+    send(page, LONG)
+    wait_words(page, 3)
+    # when
+    page.get_by_role("button", name="Stop reply").click()
+    # then
+    wait_status(page, "cancelled")
+    assert "Stopped." in last_reply(page).text_content()
+    shown = reply_text(page)
+    assert expected_answer(LONG).startswith(shown) and shown != expected_answer(LONG)
+    reply = stored_messages(stack, email)[-1]
+    assert reply["role"] == "assistant" and reply["status"] == "cancelled" and reply["content"] == shown
+
+
+def test_markup_in_a_message_is_shown_as_text_and_never_runs(page, stack):
+    # given
+    sign_up(page, stack)
+    payload = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">'
+    # when
+    send(page, payload)
+    wait_status(page, "complete")
+    # then
+    assert page.locator("#messages .message.user .text").text_content() == payload
+    assert reply_text(page) == expected_answer(payload)
+    assert page.locator("#messages script, #messages img").count() == 0
+    assert page.evaluate("window.__pwned") is None
+
+
+def test_rename_and_delete_a_conversation(page, stack):
+    # given
+    sign_up(page, stack)
+    send(page, "hi")
+    wait_status(page, "complete")
+    # when: renamed
+    page.get_by_role("button", name="Rename").click()
+    page.get_by_label("Conversation title").fill("Trip <plans>")
+    page.get_by_role("button", name="Save title").click()
+    # then
+    page.get_by_role("heading", name="Trip <plans>").wait_for()
+    page.get_by_role("navigation", name="Conversations").get_by_role("button", name="Trip <plans>").wait_for()
+    # when: deleted
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Delete").click()
+    # then
+    page.get_by_role("heading", name="New conversation").wait_for()
+    page.locator("#conversation-list li").first.wait_for(state="detached")
+    assert page.locator("#messages .message").count() == 0
