@@ -13,7 +13,7 @@ from shared_apps.authn.grpc_auth import context_principal
 from shared_apps.chat import follow, realtime, replies, selectors, services
 from shared_apps.chat.models import Conversation, Message
 from shared_apps.chat.services import ReplyPlan
-from shared_apps.core.grpc_server.interceptors import metadata_value
+from shared_apps.core.middleware import current_request_id
 from shared_apps.core.grpc_server.mappers import timestamp
 
 
@@ -52,7 +52,7 @@ def _reply_prepare(request: chat_pb2.ChatWithAIRequest, context: grpc.ServicerCo
         temperature=request.temperature or None,
         max_tokens=request.max_tokens or None,
         client_message_id=request.client_message_id or None,
-        request_id=metadata_value(context, "x-request-id"),
+        request_id=current_request_id(),  # bound by CorrelationIdInterceptor (given or made)
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+import uuid
 from typing import Any
 
 import structlog
@@ -173,6 +174,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             temperature=float(temperature) if temperature is not None else None,
             max_tokens=_optional(frame, "max_tokens", int),
             client_message_id=_optional(frame, "client_message_id", str),
+            request_id=str(uuid.uuid4()),  # one correlation id per reply, sent on to the model API
         )
         await self._send({
             "type": "ack", "user_message": message_data(plan.user_message), "conversation_id": str(plan.conversation.id),
