@@ -179,3 +179,11 @@ def test_local_provider_answers_offline(api, alice, settings):
     assert response.status_code == 200
     assert response.json()["model_used"] == "local-echo"
     assert "ping" in response.json()["ai_message"]
+
+
+def test_correlation_id_reaches_the_model_api_and_comes_back(api, alice, upstream):
+    upstream.enqueue(reply(["ok"]))
+    response = api.post("/v1/chat/ai", {"message": "hi"}, format="json", HTTP_X_REQUEST_ID="req-abc-123", **alice.headers)
+    assert response.status_code == 200
+    assert response["X-Request-ID"] == "req-abc-123"
+    assert upstream.chat_requests[0].request_id == "req-abc-123"
