@@ -11,12 +11,9 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-
-from shared_apps.chat.ws_api.routing import websocket_application  # noqa: E402
+from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from shared_apps.chat.lifecycle import ChatLifecycleMiddleware  # noqa: E402
+from shared_apps.chat.ws_api.routing import websocket_application  # noqa: E402
 
-application = ChatLifecycleMiddleware(
-    ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application})
-)
+application = ChatLifecycleMiddleware(ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket_application}))

@@ -79,7 +79,9 @@ def _tokens_mint(*, user: User, session_id: uuid.UUID) -> tuple[SessionAccessTok
     return access, refresh
 
 
-def _issued(access: SessionAccessToken, refresh: SessionRefreshToken, *, user: User, session_id: uuid.UUID) -> IssuedTokens:
+def _issued(
+    access: SessionAccessToken, refresh: SessionRefreshToken, *, user: User, session_id: uuid.UUID
+) -> IssuedTokens:
     return IssuedTokens(
         session_id=session_id,
         user_id=user.id,
@@ -113,7 +115,9 @@ def _email_clean(email: str) -> str:
             raise DjangoValidationError("too long")
         validate_email(email)
     except DjangoValidationError as exc:
-        raise ValidationFailed("email: Enter a valid email address.", details={"email": ["Enter a valid email address."]}) from exc
+        raise ValidationFailed(
+            "email: Enter a valid email address.", details={"email": ["Enter a valid email address."]}
+        ) from exc
     return email
 
 
@@ -151,7 +155,9 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
             user = candidate
             tokens = session_open(user=user, client=client or ClientInfo())
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
-        raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]}) from exc
+        raise AlreadyExists(
+            "A user with this email already exists.", details={"email": ["Already registered."]}
+        ) from exc
     logger.info("user_signed_up", user_id=str(user.id), session_id=str(tokens.session_id))
     return AuthResult(user=user, tokens=tokens)
 
@@ -225,9 +231,7 @@ def session_refresh(*, refresh_token: str) -> IssuedTokens:
     # write ``WHERE id IN (SELECT ... JOIN user ...)``, and PostgreSQL does not re-check such a
     # subquery after waiting for a concurrent update of the row, so several refreshes would win.
     # Deactivation ends the sessions (revoked_at) in the same transaction, which this checks.
-    swapped = Session.objects.filter(
-        id=session_id, refresh_jti=claims["jti"], revoked_at__isnull=True
-    ).update(
+    swapped = Session.objects.filter(id=session_id, refresh_jti=claims["jti"], revoked_at__isnull=True).update(
         refresh_jti=refresh["jti"],
         refresh_expires_at=datetime.fromtimestamp(refresh["exp"], tz=UTC),
         last_refreshed_at=now,

@@ -77,7 +77,9 @@ class RevocationFeed:
         except grpc.RpcError as exc:
             self._failures += 1
             if self._failures in (1, 10) or self._failures % 100 == 0:
-                logger.warning("revocation_feed_unreachable", target=self.target, code=exc.code().name, failures=self._failures)
+                logger.warning(
+                    "revocation_feed_unreachable", target=self.target, code=exc.code().name, failures=self._failures
+                )
             return
         now = time.monotonic()
         forget_at = now + self.forget_after

@@ -38,7 +38,16 @@ class ConversationAdmin(admin.ModelAdmin):
     search_fields = ("=id", "=user_id", "title")
     list_filter = ("created_at", "last_activity_at")
     date_hierarchy = "last_activity_at"
-    readonly_fields = ("id", "user_id", "title", "model", "system_prompt", "created_at", "updated_at", "last_activity_at")
+    readonly_fields = (
+        "id",
+        "user_id",
+        "title",
+        "model",
+        "system_prompt",
+        "created_at",
+        "updated_at",
+        "last_activity_at",
+    )
     inlines = [MessageInline]
 
     def get_queryset(self, request):

@@ -64,7 +64,12 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
         while True:
             event = await queue.get()
             if event["source"] == "reply" and event["kind"] == "delta":
-                yield {"kind": "delta", "message_id": event["message_id"], "seq": event["seq"], "content": event["content"]}
+                yield {
+                    "kind": "delta",
+                    "message_id": event["message_id"],
+                    "seq": event["seq"],
+                    "content": event["content"],
+                }
                 continue
             message = event["message"]
             if event["kind"] == "reply_started":

@@ -54,9 +54,13 @@ class Message(models.Model):
     total_tokens = models.PositiveIntegerField(null=True, blank=True)
     finish_reason = models.CharField(max_length=32, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
-    client_message_id = models.CharField(max_length=100, null=True, blank=True)
+    client_message_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 - NULLs are distinct in the unique constraint
     reply_to = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="reply",
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="reply",
         help_text="For an assistant message: the user message it answers.",
     )
     seq = models.PositiveIntegerField(default=0, help_text="Deltas stored so far (assistant messages).")

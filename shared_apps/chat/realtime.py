@@ -113,5 +113,5 @@ async def _anext(iterator: AsyncIterator[T]) -> tuple[bool, T | None]:
 async def _close(closer: Callable[[], Awaitable[None]]) -> None:
     try:
         await closer()
-    except Exception:  # noqa: BLE001 - closing a finished iterator may raise; nothing to do
+    except Exception:  # noqa: BLE001, S110 - closing a finished iterator may raise; nothing to do
         pass

@@ -78,7 +78,7 @@ async def _cancel_watch(entry: streams.ReplyEntry) -> None:
                 if entry.task is not None:
                     entry.task.cancel()
                 return
-        except Exception:  # noqa: BLE001 - Redis hiccup: keep producing
+        except Exception:  # noqa: BLE001, S112 - Redis hiccup: keep producing
             continue
 
 
@@ -133,8 +133,13 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await mirror.flush()
     message = await _finish_save(
-        message_id=message_id, content="".join(parts), seq=len(parts), status=status, usage=usage,
-        finish_reason=finish_reason, error_code=error.code if error else "",
+        message_id=message_id,
+        content="".join(parts),
+        seq=len(parts),
+        status=status,
+        usage=usage,
+        finish_reason=finish_reason,
+        error_code=error.code if error else "",
     )
     final = error_frame(message_id, error) if error is not None else done_frame(message)
     streams.memory_log.finish(entry, final)
@@ -235,10 +240,11 @@ async def reply_cancel(*, user_id: uuid.UUID, message_id: str) -> None:
 async def _final_frame(plan: ReplyPlan) -> dict[str, Any]:
     if not plan.existing:
         reply_launch(plan)
-    frame: dict[str, Any] = {}
-    async for frame in reply_events(user_id=plan.user_message.user_id, message_id=str(plan.assistant_message.id)):
+    frames = reply_events(user_id=plan.user_message.user_id, message_id=str(plan.assistant_message.id))
+    final: dict[str, Any] = {}
+    async for final in frames:  # noqa: B007 - only the last frame (done/error) matters
         pass
-    return frame
+    return final
 
 
 def reply_complete(plan: ReplyPlan) -> Message:

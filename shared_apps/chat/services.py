@@ -34,6 +34,7 @@ PER_MESSAGE_OVERHEAD_TOKENS = 4
 
 # --- conversations ------------------------------------------------------------------------------
 
+
 def _title_clean(title: str | None) -> str:
     title = (title or "").strip()
     if len(title) > MAX_TITLE_LENGTH:
@@ -63,6 +64,7 @@ def conversation_delete(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID)
 
 # --- messages -----------------------------------------------------------------------------------
 
+
 def content_clean(content: str | None) -> str:
     """Refuse an empty or oversized message before anything is stored or the model is called."""
     if content is None or not content.strip():
@@ -77,7 +79,9 @@ def content_clean(content: str | None) -> str:
 def _client_message_id_clean(value: str | None) -> str | None:
     value = (value or "").strip() or None
     if value is not None and len(value) > MAX_CLIENT_MESSAGE_ID_LENGTH:
-        raise ValidationFailed("client_message_id: At most 100 characters.", details={"client_message_id": ["Too long."]})
+        raise ValidationFailed(
+            "client_message_id: At most 100 characters.", details={"client_message_id": ["Too long."]}
+        )
     return value
 
 
@@ -110,6 +114,7 @@ def message_store(*, user_id: uuid.UUID, conversation_id: str | None, content: s
 
 # --- replies: what is stored before and after the model call ------------------------------------
 
+
 @dataclass(frozen=True)
 class ReplyPlan:
     conversation: Conversation
@@ -123,7 +128,9 @@ def _model_choose(requested: str | None, conversation: Conversation | None) -> s
     model = (requested or "").strip() or (conversation.model if conversation else "") or settings.CHAT_MODEL
     if model not in settings.CHAT_ALLOWED_MODELS:
         allowed = ", ".join(settings.CHAT_ALLOWED_MODELS)
-        raise ValidationFailed(f"model: '{model}' is not allowed here; allowed: {allowed}.", details={"model": [allowed]})
+        raise ValidationFailed(
+            f"model: '{model}' is not allowed here; allowed: {allowed}.", details={"model": [allowed]}
+        )
     return model
 
 
@@ -132,7 +139,8 @@ def _params_clean(temperature: float | None, max_tokens: int | None) -> tuple[fl
         raise ValidationFailed("temperature: Must be between 0 and 2.", details={"temperature": ["Out of range."]})
     if max_tokens is not None and not 1 <= max_tokens <= settings.CHAT_MAX_OUTPUT_TOKENS:
         raise ValidationFailed(
-            f"max_tokens: Must be between 1 and {settings.CHAT_MAX_OUTPUT_TOKENS}.", details={"max_tokens": ["Out of range."]}
+            f"max_tokens: Must be between 1 and {settings.CHAT_MAX_OUTPUT_TOKENS}.",
+            details={"max_tokens": ["Out of range."]},
         )
     return temperature, max_tokens
 
@@ -223,12 +231,21 @@ def reply_prepare(
             )
             now = timezone.now()
             user_message = Message(
-                conversation=conversation, user_id=user_id, role=Message.Role.USER, content=content,
-                client_message_id=client_message_id, created_at=now,
+                conversation=conversation,
+                user_id=user_id,
+                role=Message.Role.USER,
+                content=content,
+                client_message_id=client_message_id,
+                created_at=now,
             )
             assistant = Message(
-                conversation=conversation, user_id=user_id, role=Message.Role.ASSISTANT, content="",
-                status=Message.Status.STREAMING, model=provider.model_name(model), reply_to=user_message,
+                conversation=conversation,
+                user_id=user_id,
+                role=Message.Role.ASSISTANT,
+                content="",
+                status=Message.Status.STREAMING,
+                model=provider.model_name(model),
+                reply_to=user_message,
                 created_at=now + timedelta(microseconds=1),
             )
             Message.objects.bulk_create([user_message, assistant])
@@ -237,13 +254,19 @@ def reply_prepare(
             events.reply_started_after_commit(assistant)
     except IntegrityError:
         # The same client_message_id raced us into this conversation: answer with the winner.
-        existing = _existing_plan(user_id=user_id, conversation_id=str(conversation.id), client_message_id=client_message_id or "")
+        existing = _existing_plan(
+            user_id=user_id, conversation_id=str(conversation.id), client_message_id=client_message_id or ""
+        )
         if existing is None:
             raise
         return existing
     request = CompletionRequest(
-        model=model, messages=prompt, temperature=temperature, max_tokens=max_tokens,
-        request_id=request_id, user_id=str(user_id),
+        model=model,
+        messages=prompt,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        request_id=request_id,
+        user_id=str(user_id),
     )
     return ReplyPlan(conversation, user_message, assistant, request, existing=False)
 
@@ -268,12 +291,18 @@ def reply_finish_save(
     """Store the reply's final state (complete, failed or cancelled) and its token usage."""
     now = timezone.now()
     fields = {
-        "content": content, "seq": seq, "status": status, "finish_reason": finish_reason[:32],
-        "error_code": error_code[:32], "updated_at": now,
+        "content": content,
+        "seq": seq,
+        "status": status,
+        "finish_reason": finish_reason[:32],
+        "error_code": error_code[:32],
+        "updated_at": now,
     }
     if usage is not None:
         fields.update(
-            prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens, total_tokens=usage.total_tokens
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            total_tokens=usage.total_tokens,
         )
     with transaction.atomic():
         Message.objects.filter(id=message_id).update(**fields)

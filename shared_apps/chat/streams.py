@@ -243,11 +243,6 @@ async def redis_read(
                     return
 
 
-async def redis_has_reply(message_id: str) -> bool:
-    client = redis_client()
-    return bool(client is not None and await client.exists(_redis_key(message_id)))
-
-
 async def redis_request_cancel(message_id: str) -> None:
     client = redis_client()
     if client is not None:

@@ -44,7 +44,15 @@ def env_str(name: str, default: Any = environ.Env.NOTSET) -> str:
 def env_bool(name: str, default: Any = environ.Env.NOTSET) -> bool:
     raw = os.environ.get(name)
     if raw is not None and raw.strip().lower() not in {
-        "1", "0", "true", "false", "yes", "no", "on", "off", "",
+        "1",
+        "0",
+        "true",
+        "false",
+        "yes",
+        "no",
+        "on",
+        "off",
+        "",
     }:
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
     return _wrap(name, lambda: env.bool(name, default=default))

@@ -51,9 +51,7 @@ def build_logging_config(*, log_format: str, level: str) -> dict[str, Any]:
         redact_secrets,
     ]
     renderer = (
-        structlog.processors.JSONRenderer()
-        if log_format == "json"
-        else structlog.dev.ConsoleRenderer(colors=False)
+        structlog.processors.JSONRenderer() if log_format == "json" else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
         processors=[

@@ -80,7 +80,9 @@ class RefreshApi(APIView):
         refresh_token = serializers.CharField(max_length=4096)
 
     @extend_schema(
-        request=InputSerializer, responses={200: inline_serializer("Refreshed", {"tokens": TokensSerializer()})}, auth=[]
+        request=InputSerializer,
+        responses={200: inline_serializer("Refreshed", {"tokens": TokensSerializer()})},
+        auth=[],
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)

@@ -52,7 +52,5 @@ def test_asymmetric_round_trip(user, rsa_keys, ed25519_key, algorithm):
     assert principal.user_id == user.id
     header = jwt.get_unverified_header(tokens.access_token)
     assert header == {"alg": algorithm, "kid": keyring.signing_kid, "typ": "JWT"}
-    jwt.decode(
-        tokens.access_token, key.public_key(), algorithms=[algorithm], audience=settings.JWT_AUDIENCE
-    )
+    jwt.decode(tokens.access_token, key.public_key(), algorithms=[algorithm], audience=settings.JWT_AUDIENCE)
     assert refreshed.session_id == tokens.session_id

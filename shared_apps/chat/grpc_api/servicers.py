@@ -13,15 +13,21 @@ from shared_apps.authn.grpc_auth import context_principal
 from shared_apps.chat import follow, realtime, replies, selectors, services
 from shared_apps.chat.models import Conversation, Message
 from shared_apps.chat.services import ReplyPlan
-from shared_apps.core.middleware import current_request_id
 from shared_apps.core.grpc_server.mappers import timestamp
+from shared_apps.core.middleware import current_request_id
 
 
 def message_proto(message: Message) -> chat_pb2.Message:
     return chat_pb2.Message(
-        id=str(message.id), user_id=str(message.user_id), content=message.content, role=message.role,
-        created_at=timestamp(message.created_at), updated_at=timestamp(message.updated_at),
-        conversation_id=str(message.conversation_id), status=message.status, model=message.model,
+        id=str(message.id),
+        user_id=str(message.user_id),
+        content=message.content,
+        role=message.role,
+        created_at=timestamp(message.created_at),
+        updated_at=timestamp(message.updated_at),
+        conversation_id=str(message.conversation_id),
+        status=message.status,
+        model=message.model,
     )
 
 
@@ -29,16 +35,24 @@ def message_proto_from_data(data: dict[str, Any]) -> chat_pb2.Message:
     from django.utils.dateparse import parse_datetime
 
     return chat_pb2.Message(
-        id=data["id"], user_id=data["user_id"], content=data["content"], role=data["role"],
-        created_at=timestamp(parse_datetime(data["created_at"])), updated_at=timestamp(parse_datetime(data["updated_at"])),
-        conversation_id=data["conversation_id"], status=data["status"], model=data["model"],
+        id=data["id"],
+        user_id=data["user_id"],
+        content=data["content"],
+        role=data["role"],
+        created_at=timestamp(parse_datetime(data["created_at"])),
+        updated_at=timestamp(parse_datetime(data["updated_at"])),
+        conversation_id=data["conversation_id"],
+        status=data["status"],
+        model=data["model"],
     )
 
 
 def conversation_proto(conversation: Conversation) -> chat_pb2.Conversation:
     return chat_pb2.Conversation(
-        id=str(conversation.id), title=conversation.title,
-        created_at=timestamp(conversation.created_at), updated_at=timestamp(conversation.updated_at),
+        id=str(conversation.id),
+        title=conversation.title,
+        created_at=timestamp(conversation.created_at),
+        updated_at=timestamp(conversation.updated_at),
     )
 
 
@@ -74,8 +88,10 @@ class ChatService(Service):
 
     def GetHistory(self, request, context):  # noqa: N802
         conversation, page = selectors.message_list(
-            user_id=context_principal(context).user_id, conversation_id=request.conversation_id,
-            limit=request.limit, offset=request.offset,
+            user_id=context_principal(context).user_id,
+            conversation_id=request.conversation_id,
+            limit=request.limit,
+            offset=request.offset,
         )
         return chat_pb2.GetHistoryResponse(
             messages=[message_proto(m) for m in page.items], total=page.total, conversation_id=str(conversation.id)
@@ -97,16 +113,21 @@ class ChatService(Service):
         plan = _reply_prepare(request, context)
         reply = replies.reply_complete(plan)
         return chat_pb2.ChatWithAIResponse(
-            ai_message=reply.content, conversation_id=str(reply.conversation_id), model_used=reply.model,
-            tokens_used=reply.total_tokens or 0, created_at=timestamp(reply.created_at),
+            ai_message=reply.content,
+            conversation_id=str(reply.conversation_id),
+            model_used=reply.model,
+            tokens_used=reply.total_tokens or 0,
+            created_at=timestamp(reply.created_at),
         )
 
     def StreamChatWithAI(self, request, context):  # noqa: N802
         principal = context_principal(context)
         plan = _reply_prepare(request, context)
-        yield chat_pb2.ChatStreamEvent(ack=chat_pb2.UserMessageAck(
-            user_message=message_proto(plan.user_message), conversation_id=str(plan.conversation.id)
-        ))
+        yield chat_pb2.ChatStreamEvent(
+            ack=chat_pb2.UserMessageAck(
+                user_message=message_proto(plan.user_message), conversation_id=str(plan.conversation.id)
+            )
+        )
         realtime.submit(_launch(plan)).result()
         yield chat_pb2.ChatStreamEvent(start=chat_pb2.ReplyStart(message_id=str(plan.assistant_message.id)))
         frames = realtime.iterate_sync(
@@ -115,14 +136,18 @@ class ChatService(Service):
         )
         for frame in frames:
             if frame["type"] == "delta":
-                yield chat_pb2.ChatStreamEvent(delta=chat_pb2.ReplyDelta(
-                    message_id=frame["message_id"], seq=frame["seq"], content=frame["content"]
-                ))
+                yield chat_pb2.ChatStreamEvent(
+                    delta=chat_pb2.ReplyDelta(
+                        message_id=frame["message_id"], seq=frame["seq"], content=frame["content"]
+                    )
+                )
             elif frame["type"] == "done":
                 usage = frame["usage"]
-                yield chat_pb2.ChatStreamEvent(done=chat_pb2.ReplyDone(
-                    message=message_proto_from_data(frame["message"]), usage=chat_pb2.Usage(**usage)
-                ))
+                yield chat_pb2.ChatStreamEvent(
+                    done=chat_pb2.ReplyDone(
+                        message=message_proto_from_data(frame["message"]), usage=chat_pb2.Usage(**usage)
+                    )
+                )
             else:
                 raise replies.error_from_frame(frame)
 
@@ -136,6 +161,8 @@ class ChatService(Service):
             if event["kind"] == "message":
                 yield chat_pb2.StreamMessageResponse(message=message_proto_from_data(event["message"]), is_end=False)
             else:
-                yield chat_pb2.StreamMessageResponse(delta=chat_pb2.ReplyDelta(
-                    message_id=event["message_id"], seq=event["seq"], content=event["content"]
-                ))
+                yield chat_pb2.StreamMessageResponse(
+                    delta=chat_pb2.ReplyDelta(
+                        message_id=event["message_id"], seq=event["seq"], content=event["content"]
+                    )
+                )

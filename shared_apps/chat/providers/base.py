@@ -7,7 +7,7 @@ Providers raise only domain errors (``UpstreamError`` 502, ``UpstreamTimeout`` 5
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 
@@ -56,8 +56,3 @@ class ModelProvider(Protocol):
 
     def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
         """Yield deltas, then usage and the finish reason (in any order after the deltas)."""
-
-
-@dataclass
-class ProviderRegistry:
-    providers: dict[str, ModelProvider] = field(default_factory=dict)

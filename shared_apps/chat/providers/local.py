@@ -30,7 +30,8 @@ class LocalProvider:
     def answer(request: CompletionRequest) -> str:
         last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         turns = sum(1 for m in request.messages if m.role == "user")
-        return f"You said: {last.strip()} (local-echo, turn {turns}; set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)"
+        hint = "set OPENAI_API_KEY or OPENAI_BASE_URL for a real model"
+        return f"You said: {last.strip()} (local-echo, turn {turns}; {hint})"
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[ProviderEvent]:
         text = self.answer(request)

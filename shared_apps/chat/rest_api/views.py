@@ -41,9 +41,15 @@ class ConversationListApi(APIView):
 
     @extend_schema(
         parameters=[WindowSerializer],
-        responses={200: inline_serializer("ConversationList", {
-            "conversations": ConversationSerializer(many=True), "total": serializers.IntegerField(),
-        })},
+        responses={
+            200: inline_serializer(
+                "ConversationList",
+                {
+                    "conversations": ConversationSerializer(many=True),
+                    "total": serializers.IntegerField(),
+                },
+            )
+        },
     )
     def get(self, request: Request) -> Response:
         page = selectors.conversation_list(user_id=request.user.user_id, **_window(request))
@@ -88,31 +94,48 @@ class MessageListApi(APIView):
 
     @extend_schema(
         parameters=[WindowSerializer],
-        responses={200: inline_serializer("MessageList", {
-            "messages": MessageSerializer(many=True), "total": serializers.IntegerField(),
-            "conversation_id": serializers.UUIDField(),
-        })},
+        responses={
+            200: inline_serializer(
+                "MessageList",
+                {
+                    "messages": MessageSerializer(many=True),
+                    "total": serializers.IntegerField(),
+                    "conversation_id": serializers.UUIDField(),
+                },
+            )
+        },
     )
     def get(self, request: Request, conversation_id: str) -> Response:
         conversation, page = selectors.message_list(
             user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
         )
-        return Response({
-            "messages": [message_data(m) for m in page.items], "total": page.total,
-            "conversation_id": str(conversation.id),
-        })
+        return Response(
+            {
+                "messages": [message_data(m) for m in page.items],
+                "total": page.total,
+                "conversation_id": str(conversation.id),
+            }
+        )
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: inline_serializer("Exchange", {
-            "user_message": MessageSerializer(), "assistant_message": MessageSerializer(),
-        })},
+        responses={
+            201: inline_serializer(
+                "Exchange",
+                {
+                    "user_message": MessageSerializer(),
+                    "assistant_message": MessageSerializer(),
+                },
+            )
+        },
     )
     def post(self, request: Request, conversation_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         plan = services.reply_prepare(
-            user_id=request.user.user_id, conversation_id=conversation_id, request_id=current_request_id(),
+            user_id=request.user.user_id,
+            conversation_id=conversation_id,
+            request_id=current_request_id(),
             **data.validated_data,
         )
         assistant = replies.reply_complete(plan)
@@ -130,10 +153,16 @@ class SendMessageApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses={201: inline_serializer("SentMessage", {
-            "message": MessageSerializer(), "conversation_id": serializers.UUIDField(),
-            "is_ai_response": serializers.BooleanField(),
-        })},
+        responses={
+            201: inline_serializer(
+                "SentMessage",
+                {
+                    "message": MessageSerializer(),
+                    "conversation_id": serializers.UUIDField(),
+                    "is_ai_response": serializers.BooleanField(),
+                },
+            )
+        },
     )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
@@ -144,7 +173,11 @@ class SendMessageApi(APIView):
             content=data.validated_data["message"],
         )
         return Response(
-            {"message": message_data(message), "conversation_id": str(message.conversation_id), "is_ai_response": False},
+            {
+                "message": message_data(message),
+                "conversation_id": str(message.conversation_id),
+                "is_ai_response": False,
+            },
             status=201,
         )
 
@@ -177,10 +210,17 @@ class ChatWithAIApi(APIView):
             **params,
         )
         reply = replies.reply_complete(plan)
-        return Response(self.OutputSerializer({
-            "ai_message": reply.content, "conversation_id": reply.conversation_id, "model_used": reply.model,
-            "tokens_used": reply.total_tokens or 0, "created_at": reply.created_at,
-        }).data)
+        return Response(
+            self.OutputSerializer(
+                {
+                    "ai_message": reply.content,
+                    "conversation_id": reply.conversation_id,
+                    "model_used": reply.model,
+                    "tokens_used": reply.total_tokens or 0,
+                    "created_at": reply.created_at,
+                }
+            ).data
+        )
 
 
 class HistoryApi(APIView):
@@ -196,16 +236,25 @@ class HistoryApi(APIView):
 
     @extend_schema(
         parameters=[WindowSerializer],
-        responses={200: inline_serializer("History", {
-            "messages": SeedMessageSerializer(many=True), "total": serializers.IntegerField(),
-            "conversation_id": serializers.UUIDField(),
-        })},
+        responses={
+            200: inline_serializer(
+                "History",
+                {
+                    "messages": SeedMessageSerializer(many=True),
+                    "total": serializers.IntegerField(),
+                    "conversation_id": serializers.UUIDField(),
+                },
+            )
+        },
     )
     def get(self, request: Request, conversation_id: str) -> Response:
         conversation, page = selectors.message_list(
             user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
         )
-        return Response({
-            "messages": self.SeedMessageSerializer(page.items, many=True).data, "total": page.total,
-            "conversation_id": str(conversation.id),
-        })
+        return Response(
+            {
+                "messages": self.SeedMessageSerializer(page.items, many=True).data,
+                "total": page.total,
+                "conversation_id": str(conversation.id),
+            }
+        )

@@ -64,13 +64,14 @@ def auth_service(tmp_path_factory):
     """The real auth service's gRPC server, in its own process with its own database."""
     db_path = tmp_path_factory.mktemp("auth") / "auth.sqlite3"
     env = auth_env(db_path)
-    subprocess.run(
-        [sys.executable, "manage_auth.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
-    )
+    subprocess.run([sys.executable, "manage_auth.py", "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
     target = f"127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         [sys.executable, "manage_auth.py", "grpcserve", target, "--grace", "1"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     channel = grpc.insecure_channel(target)
     grpc.channel_ready_future(channel).result(timeout=30)

@@ -22,7 +22,9 @@ def staff_client(client):
 def test_conversations_and_messages_are_listed_and_searchable(staff_client):
     owner = uuid.uuid4()
     conversation = Conversation.objects.create(user_id=owner, title="Holiday plans")
-    message = Message.objects.create(conversation=conversation, user_id=owner, role="user", content="Where to go in May?")
+    message = Message.objects.create(
+        conversation=conversation, user_id=owner, role="user", content="Where to go in May?"
+    )
     listed = staff_client.get("/admin/chat/conversation/", {"q": "Holiday"})
     assert listed.status_code == 200 and b"Holiday plans" in listed.content
     by_owner = staff_client.get("/admin/chat/conversation/", {"q": str(owner)})

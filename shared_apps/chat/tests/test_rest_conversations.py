@@ -18,7 +18,9 @@ def test_create_list_get_rename_delete(api, alice):
     assert listed["total"] == 1 and listed["conversations"][0]["id"] == conversation_id
     got = api.get(f"/v1/chat/conversations/{conversation_id}", **alice.headers)
     assert got.json()["title"] == "Trip"
-    renamed = api.patch(f"/v1/chat/conversations/{conversation_id}", {"title": "Voyage"}, format="json", **alice.headers)
+    renamed = api.patch(
+        f"/v1/chat/conversations/{conversation_id}", {"title": "Voyage"}, format="json", **alice.headers
+    )
     assert renamed.json()["title"] == "Voyage"
     assert api.delete(f"/v1/chat/conversations/{conversation_id}", **alice.headers).status_code == 204
     assert api.get(f"/v1/chat/conversations/{conversation_id}", **alice.headers).status_code == 404
@@ -42,7 +44,10 @@ def test_another_users_conversation_is_404_everywhere(api, alice, bob):
 
 
 def test_list_is_newest_activity_first_and_paged(api, alice):
-    ids = [api.post("/v1/chat/conversations", {"title": str(i)}, format="json", **alice.headers).json()["id"] for i in range(3)]
+    ids = [
+        api.post("/v1/chat/conversations", {"title": str(i)}, format="json", **alice.headers).json()["id"]
+        for i in range(3)
+    ]
     api.post("/v1/chat/message", {"message": "bump", "conversation_id": ids[0]}, format="json", **alice.headers)
     page = api.get("/v1/chat/conversations?limit=2&offset=0", **alice.headers).json()
     assert page["total"] == 3

@@ -24,12 +24,18 @@ def _new_conversation(api, who) -> str:
 def test_reply_is_stored_with_usage_and_history_goes_upstream(api, alice, upstream):
     # given
     conversation_id = _new_conversation(api, alice)
-    upstream.enqueue(reply(["Paris", " is", " the capital."], usage={"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}))
+    upstream.enqueue(
+        reply(
+            ["Paris", " is", " the capital."], usage={"prompt_tokens": 11, "completion_tokens": 3, "total_tokens": 14}
+        )
+    )
     upstream.enqueue(reply(["About", " 2.1M."]))
     # when
     first = api.post(
         f"/v1/chat/conversations/{conversation_id}/messages",
-        {"content": "Capital of France?", "temperature": 0.2, "max_tokens": 50}, format="json", **alice.headers,
+        {"content": "Capital of France?", "temperature": 0.2, "max_tokens": 50},
+        format="json",
+        **alice.headers,
     )
     second = api.post(
         f"/v1/chat/conversations/{conversation_id}/messages", {"content": "Population?"}, format="json", **alice.headers
@@ -60,7 +66,9 @@ def test_context_budget_keeps_newest_turns(api, alice, upstream, settings):
     conversation_id = _new_conversation(api, alice)
     for word in ["alpha", "bravo", "charlie"]:
         upstream.enqueue(reply(["ok " * 20]))
-        api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": word * 20}, format="json", **alice.headers)
+        api.post(
+            f"/v1/chat/conversations/{conversation_id}/messages", {"content": word * 20}, format="json", **alice.headers
+        )
     messages = upstream.chat_requests[-1].json["messages"]
     assert messages[-1]["content"] == "charlie" * 20
     contents = " ".join(m["content"] for m in messages)
@@ -80,7 +88,11 @@ def test_client_message_id_is_idempotent(api, alice, upstream):
 
 @pytest.mark.parametrize(
     ("body", "fragment"),
-    [({"content": "   "}, "empty"), ({"content": "x" * 40001}, "At most"), ({"content": "hi", "model": "gpt-5-secret"}, "not allowed")],
+    [
+        ({"content": "   "}, "empty"),
+        ({"content": "x" * 40001}, "At most"),
+        ({"content": "hi", "model": "gpt-5-secret"}, "not allowed"),
+    ],
 )
 def test_bad_messages_are_refused_before_the_model(api, alice, upstream, settings, body, fragment):
     settings.CHAT_MAX_MESSAGE_CHARS = 40000
@@ -103,14 +115,18 @@ def test_bad_messages_are_refused_before_the_model(api, alice, upstream, setting
         (delay_first_byte(3), 504, "upstream_timeout", ""),
     ],
 )
-def test_upstream_failures_are_clear_and_keep_what_arrived(api, alice, upstream, settings, behaviour, status, code, partial):
+def test_upstream_failures_are_clear_and_keep_what_arrived(
+    api, alice, upstream, settings, behaviour, status, code, partial
+):
     # given
     settings.OPENAI_IDLE_TIMEOUT = 0.5
     settings.OPENAI_FIRST_TOKEN_TIMEOUT = 1.0
     conversation_id = _new_conversation(api, alice)
     upstream.enqueue(behaviour.but(deltas=("d0", "d1", "d2", "d3")) if behaviour.kind == "reply" else behaviour)
     # when
-    response = api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers)
+    response = api.post(
+        f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers
+    )
     # then
     assert response.status_code == status, response.json()
     assert response.json()["error"]["code"] == code
@@ -128,7 +144,9 @@ def test_no_usable_provider_is_503(api, alice, settings):
 
     openai_provider.reset_clients()
     conversation_id = _new_conversation(api, alice)
-    response = api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers)
+    response = api.post(
+        f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers
+    )
     assert response.status_code == 503
     assert Message.objects.filter(conversation_id=conversation_id, role="user").count() == 1
 
@@ -137,7 +155,9 @@ def test_messages_per_minute_limit(api, alice, upstream, settings):
     settings.CHAT_RATE_MESSAGES_PER_MINUTE = 2
     conversation_id = _new_conversation(api, alice)
     codes = [
-        api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers)
+        api.post(
+            f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers
+        )
         for _ in range(3)
     ]
     assert [r.status_code for r in codes] == [201, 201, 429]
@@ -149,8 +169,12 @@ def test_daily_token_budget(api, alice, upstream, settings):
     settings.CHAT_RATE_TOKENS_PER_DAY = 10
     conversation_id = _new_conversation(api, alice)
     upstream.enqueue(reply(["a"], usage={"prompt_tokens": 8, "completion_tokens": 4, "total_tokens": 12}))
-    ok = api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers)
-    over = api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers)
+    ok = api.post(
+        f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers
+    )
+    over = api.post(
+        f"/v1/chat/conversations/{conversation_id}/messages", {"content": "hi"}, format="json", **alice.headers
+    )
     assert ok.status_code == 201 and over.status_code == 429
     assert over.json()["error"]["code"] == "rate_limited"
 
@@ -162,7 +186,9 @@ def test_seed_endpoints(api, alice, upstream):
     body = ai.json()
     assert body["ai_message"] == "Hi there" and body["tokens_used"] == 5 and body["model_used"] == "gpt-4o-mini"
     conversation_id = body["conversation_id"]
-    sent = api.post("/v1/chat/message", {"message": "note", "conversation_id": conversation_id}, format="json", **alice.headers)
+    sent = api.post(
+        "/v1/chat/message", {"message": "note", "conversation_id": conversation_id}, format="json", **alice.headers
+    )
     assert sent.status_code == 201
     assert sent.json()["is_ai_response"] is False and sent.json()["message"]["content"] == "note"
     history = api.get(f"/v1/chat/history/{conversation_id}?limit=10", **alice.headers).json()
@@ -183,7 +209,9 @@ def test_local_provider_answers_offline(api, alice, settings):
 
 def test_correlation_id_reaches_the_model_api_and_comes_back(api, alice, upstream):
     upstream.enqueue(reply(["ok"]))
-    response = api.post("/v1/chat/ai", {"message": "hi"}, format="json", HTTP_X_REQUEST_ID="req-abc-123", **alice.headers)
+    response = api.post(
+        "/v1/chat/ai", {"message": "hi"}, format="json", HTTP_X_REQUEST_ID="req-abc-123", **alice.headers
+    )
     assert response.status_code == 200
     assert response["X-Request-ID"] == "req-abc-123"
     assert upstream.chat_requests[0].request_id == "req-abc-123"

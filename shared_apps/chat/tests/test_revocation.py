@@ -43,7 +43,9 @@ def test_rest_and_grpc_refuse_a_revoked_session_within_a_second(api, alice, auth
 
 
 async def test_open_socket_of_a_revoked_session_is_closed_4401(alice, auth_service):
-    ws = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"authorization", f"Bearer {alice.access}".encode())])
+    ws = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"authorization", f"Bearer {alice.access}".encode())]
+    )
     connected, _ = await ws.connect()
     assert connected
     await asyncio.sleep(0.1)
@@ -72,9 +74,9 @@ async def test_socket_closes_when_its_token_expires(alice, settings):
 
 
 def test_auth_service_unreachable_fails_closed_with_503_then_recovers(api, alice, auth_service):
-    from conftest import free_port
     from django.conf import settings as live_settings
 
+    from conftest import free_port
     from shared_apps.authn.revocation import revocation_feed_reset
 
     # given: this process can only reach a port where no auth service listens

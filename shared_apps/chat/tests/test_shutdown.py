@@ -59,18 +59,29 @@ def _wait_http(port: int) -> None:
 def test_gunicorn_sigterm_drains_the_reply_in_flight(tmp_path, upstream, auth_service, alice, grace, expected_status):
     # given: the production ASGI server with a reply streaming slowly
     port = free_port()
-    env = _env(tmp_path, upstream, auth_service, PORT=str(port), WEB_CONCURRENCY="1",
-               UVICORN_GRACEFUL_SHUTDOWN="1", CHAT_SHUTDOWN_GRACE_SECONDS=grace)
+    env = _env(
+        tmp_path,
+        upstream,
+        auth_service,
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        UVICORN_GRACEFUL_SHUTDOWN="1",
+        CHAT_SHUTDOWN_GRACE_SECONDS=grace,
+    )
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.chat.py", "chat_site.asgi:application"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         _wait_http(port)
         words = [f"w{i} " for i in range(30)]
         upstream.enqueue(reply(words, delta_interval=0.1))
-        with ws_client.connect(f"ws://127.0.0.1:{port}/ws/chat/",
-                               additional_headers={"Authorization": f"Bearer {alice.access}"}) as ws:
+        with ws_client.connect(
+            f"ws://127.0.0.1:{port}/ws/chat/", additional_headers={"Authorization": f"Bearer {alice.access}"}
+        ) as ws:
             ws.send(json.dumps({"type": "message", "content": "tell me"}))
             frames = [json.loads(ws.recv(timeout=10)) for _ in range(4)]  # ack start d1 d2
             assert [f["type"] for f in frames] == ["ack", "start", "delta", "delta"]
@@ -93,8 +104,11 @@ def test_grpcserve_sigterm_finishes_the_stream_in_flight(tmp_path, upstream, aut
     target = f"127.0.0.1:{free_port()}"
     env = _env(tmp_path, upstream, auth_service, GRPC_GRACE_SECONDS="20", CHAT_SHUTDOWN_GRACE_SECONDS="20")
     server = subprocess.Popen(
-        [sys.executable, "manage_chat.py", "grpcserve", target], cwd=ROOT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "manage_chat.py", "grpcserve", target],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
         channel = grpc.insecure_channel(target)

@@ -56,9 +56,22 @@ def other_chat_process(upstream, auth_service):
         "PYTHONPATH": str(ROOT),
     }
     process = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "chat_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--lifespan", "off", "--log-level", "warning"],
-        cwd=ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chat_site.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
     )
     deadline = time.monotonic() + 30
     import urllib.request
@@ -78,13 +91,17 @@ async def test_resume_on_another_process_gets_exactly_the_missing_deltas(alice, 
     # given: a slow reply produced by this process
     expected = [f"t{i} " for i in range(15)]
     upstream.enqueue(reply(expected, delta_interval=0.06))
-    here = WebsocketCommunicator(application, "/ws/chat/", headers=[(b"authorization", f"Bearer {alice.access}".encode())])
+    here = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"authorization", f"Bearer {alice.access}".encode())]
+    )
     await here.connect()
     await here.send_json_to({"type": "message", "content": "go"})
     ack, start, d1, d2, d3 = [json.loads(await here.receive_from(timeout=5)) for _ in range(5)]
     await here.disconnect()
     # when: the client comes back on the other process and resumes after seq 3
-    async with websockets.connect(other_chat_process, additional_headers={"Authorization": f"Bearer {alice.access}"}) as there:
+    async with websockets.connect(
+        other_chat_process, additional_headers={"Authorization": f"Bearer {alice.access}"}
+    ) as there:
         await there.send(json.dumps({"type": "resume", "message_id": start["message_id"], "after_seq": d3["seq"]}))
         frames = []
         while True:
@@ -104,7 +121,9 @@ def test_follower_here_sees_a_reply_produced_there(alice, upstream, other_chat_p
     chat = chat_pb2_grpc.ChatServiceStub(grpc_channel)
     conversation = chat.CreateConversation(chat_pb2.Conversation(title="x"), metadata=alice.metadata)
     chat.SendMessage(chat_pb2.ChatRequest(message="stored", conversation_id=conversation.id), metadata=alice.metadata)
-    stream = chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=conversation.id), metadata=alice.metadata)
+    stream = chat.StreamMessages(
+        chat_pb2.StreamMessageRequest(conversation_id=conversation.id), metadata=alice.metadata
+    )
     received: list = []
     threading.Thread(target=lambda: [received.append(r) for r in _safe(stream)], daemon=True).start()
     deadline = time.monotonic() + 10
@@ -113,7 +132,9 @@ def test_follower_here_sees_a_reply_produced_there(alice, upstream, other_chat_p
     assert received[0].message.content == "stored"
 
     async def produce_there():
-        async with websockets.connect(other_chat_process, additional_headers={"Authorization": f"Bearer {alice.access}"}) as ws:
+        async with websockets.connect(
+            other_chat_process, additional_headers={"Authorization": f"Bearer {alice.access}"}
+        ) as ws:
             await ws.send(json.dumps({"type": "message", "content": "hi", "conversation_id": conversation.id}))
             while json.loads(await asyncio.wait_for(ws.recv(), timeout=10))["type"] not in ("done", "error"):
                 pass

@@ -37,7 +37,9 @@ async def receive_until(ws: WebsocketCommunicator, kinds: set[str], timeout: flo
 
 async def test_message_streams_ack_start_deltas_done(alice, upstream):
     # given
-    upstream.enqueue(reply(["Hel", "lo", " world"], usage={"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7}))
+    upstream.enqueue(
+        reply(["Hel", "lo", " world"], usage={"prompt_tokens": 4, "completion_tokens": 3, "total_tokens": 7})
+    )
     ws = connect(alice)
     connected, _ = await ws.connect()
     assert connected
@@ -63,9 +65,15 @@ async def test_bad_frames_get_error_frames_and_socket_stays_usable(alice, upstre
     settings.CHAT_WS_MAX_FRAME_BYTES = 2048
     ws = connect(alice)
     await ws.connect()
-    for raw in ["not json", "[1,2]", json.dumps({"type": "dance"}), json.dumps({"type": "message", "content": 5}),
-                json.dumps({"type": "message", "content": "x" * 4000}), json.dumps({"type": "message", "content": " "}),
-                json.dumps({"type": "resume", "message_id": "x", "after_seq": -1})]:
+    for raw in [
+        "not json",
+        "[1,2]",
+        json.dumps({"type": "dance"}),
+        json.dumps({"type": "message", "content": 5}),
+        json.dumps({"type": "message", "content": "x" * 4000}),
+        json.dumps({"type": "message", "content": " "}),
+        json.dumps({"type": "resume", "message_id": "x", "after_seq": -1}),
+    ]:
         await ws.send_to(text_data=raw)
         frame = json.loads(await ws.receive_from(timeout=5))
         assert frame["type"] == "error", raw
@@ -170,9 +178,11 @@ async def test_resume_of_another_users_reply_is_not_found(alice, bob, upstream):
     await ws.disconnect()
     intruder = connect(bob)
     await intruder.connect()
-    for frame in ({"type": "resume", "message_id": frames[1]["message_id"], "after_seq": 0},
-                  {"type": "cancel", "message_id": frames[1]["message_id"]},
-                  {"type": "message", "content": "hi", "conversation_id": frames[0]["conversation_id"]}):
+    for frame in (
+        {"type": "resume", "message_id": frames[1]["message_id"], "after_seq": 0},
+        {"type": "cancel", "message_id": frames[1]["message_id"]},
+        {"type": "message", "content": "hi", "conversation_id": frames[0]["conversation_id"]},
+    ):
         await intruder.send_json_to(frame)
         answer = json.loads(await intruder.receive_from(timeout=5))
         assert answer["type"] == "error" and answer["code"] == "not_found"
@@ -186,7 +196,9 @@ async def test_repeated_client_message_id_makes_no_second_model_call(alice, upst
     await ws.send_json_to({"type": "message", "content": "hi", "client_message_id": "dup"})
     first = await receive_until(ws, {"done"})
     conversation_id = first[0]["conversation_id"]
-    await ws.send_json_to({"type": "message", "content": "hi", "client_message_id": "dup", "conversation_id": conversation_id})
+    await ws.send_json_to(
+        {"type": "message", "content": "hi", "client_message_id": "dup", "conversation_id": conversation_id}
+    )
     second = await receive_until(ws, {"done"})
     assert second[1]["message_id"] == first[1]["message_id"]
     assert second[-1]["message"]["content"] == "once"

@@ -82,7 +82,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         # Forwarders stop with the socket; the replies they forward do not.
-        for task in [*getattr(self, "forwarders", ()), getattr(self, "watchdog", None), getattr(self, "auth_timer", None)]:
+        for task in [
+            *getattr(self, "forwarders", ()),
+            getattr(self, "watchdog", None),
+            getattr(self, "auth_timer", None),
+        ]:
             if task is not None:
                 task.cancel()
 
@@ -126,7 +130,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 await self._on_auth(frame)
                 return
             if self.principal is None:
-                await self._close_unauthenticated("Authenticate first: send {\"type\": \"auth\", \"token\": ...}.")
+                await self._close_unauthenticated('Authenticate first: send {"type": "auth", "token": ...}.')
                 return
             handler = {"message": self._on_message, "cancel": self._on_cancel, "resume": self._on_resume}.get(kind)
             if handler is None:
@@ -176,9 +180,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             client_message_id=_optional(frame, "client_message_id", str),
             request_id=str(uuid.uuid4()),  # one correlation id per reply, sent on to the model API
         )
-        await self._send({
-            "type": "ack", "user_message": message_data(plan.user_message), "conversation_id": str(plan.conversation.id),
-        })
+        await self._send(
+            {
+                "type": "ack",
+                "user_message": message_data(plan.user_message),
+                "conversation_id": str(plan.conversation.id),
+            }
+        )
         await self._send({"type": "start", "message_id": str(plan.assistant_message.id)})
         if not plan.existing:
             replies.reply_launch(plan)

@@ -39,7 +39,9 @@ def wrap_handler(handler: grpc.RpcMethodHandler | None, around: Around) -> grpc.
     )
 
 
-def iterate_around(iterator: Iterator[Any], before: Callable[[], None], after: Callable[[BaseException | None], None]) -> Iterator[Any]:
+def iterate_around(
+    iterator: Iterator[Any], before: Callable[[], None], after: Callable[[BaseException | None], None]
+) -> Iterator[Any]:
     """Yield from ``iterator`` with ``before``/``after`` around the whole iteration."""
     before()
     error: BaseException | None = None
