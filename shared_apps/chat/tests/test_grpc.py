@@ -129,3 +129,20 @@ def test_stream_messages_of_another_user_is_not_found(chat, alice, bob):
     with pytest.raises(grpc.RpcError) as exc:
         list(chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=created.id), metadata=bob.metadata))
     assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_rate_limit_is_resource_exhausted(chat, alice, upstream, settings):
+    settings.CHAT_RATE_MESSAGES_PER_MINUTE = 1
+    chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="one"), metadata=alice.metadata)
+    with pytest.raises(grpc.RpcError) as exc:
+        chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="two"), metadata=alice.metadata)
+    assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert int(dict(exc.value.trailing_metadata())["retry-after"]) >= 1
+
+
+def test_model_not_allowed_is_invalid_argument(chat, alice, upstream):
+    with pytest.raises(grpc.RpcError) as exc:
+        chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", model="gpt-secret"), metadata=alice.metadata)
+    assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "not allowed" in exc.value.details()
+    assert upstream.chat_requests == []

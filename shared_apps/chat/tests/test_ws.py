@@ -204,3 +204,16 @@ async def test_repeated_client_message_id_makes_no_second_model_call(alice, upst
     assert second[-1]["message"]["content"] == "once"
     assert len(upstream.chat_requests) == 1
     await ws.disconnect()
+
+
+async def test_rate_limit_is_an_error_frame(alice, upstream, settings):
+    settings.CHAT_RATE_MESSAGES_PER_MINUTE = 1
+    ws = connect(alice)
+    await ws.connect()
+    await ws.send_json_to({"type": "message", "content": "one"})
+    await receive_until(ws, {"done"})
+    await ws.send_json_to({"type": "message", "content": "two"})
+    frame = json.loads(await ws.receive_from(timeout=5))
+    assert frame["type"] == "error" and frame["code"] == "rate_limited"
+    assert len(upstream.chat_requests) == 1
+    await ws.disconnect()
