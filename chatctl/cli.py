@@ -23,12 +23,27 @@ def emit_json(data: Any) -> None:
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--auth-url", envvar="CHATCTL_AUTH_URL", default="http://127.0.0.1:8081", show_default=True,
-              help="Base URL of the auth service's REST API (env CHATCTL_AUTH_URL).")
-@click.option("--chat-url", envvar="CHATCTL_CHAT_URL", default="http://127.0.0.1:8083", show_default=True,
-              help="Base URL of the chat service (REST and websocket; env CHATCTL_CHAT_URL).")
-@click.option("--chat-grpc", envvar="CHATCTL_CHAT_GRPC", default="127.0.0.1:8082", show_default=True,
-              help="Address of the chat service's gRPC server, for `chat --grpc` (env CHATCTL_CHAT_GRPC).")
+@click.option(
+    "--auth-url",
+    envvar="CHATCTL_AUTH_URL",
+    default="http://127.0.0.1:8081",
+    show_default=True,
+    help="Base URL of the auth service's REST API (env CHATCTL_AUTH_URL).",
+)
+@click.option(
+    "--chat-url",
+    envvar="CHATCTL_CHAT_URL",
+    default="http://127.0.0.1:8083",
+    show_default=True,
+    help="Base URL of the chat service (REST and websocket; env CHATCTL_CHAT_URL).",
+)
+@click.option(
+    "--chat-grpc",
+    envvar="CHATCTL_CHAT_GRPC",
+    default="127.0.0.1:8082",
+    show_default=True,
+    help="Address of the chat service's gRPC server, for `chat --grpc` (env CHATCTL_CHAT_GRPC).",
+)
 @click.pass_context
 def main(ctx: click.Context, auth_url: str, chat_url: str, chat_grpc: str) -> None:
     """A command-line client of the chat platform.
@@ -50,8 +65,13 @@ def _signed_in(endpoints: Endpoints, data: dict, as_json: bool, verb: str) -> No
 @main.command()
 @click.option("--name", prompt=True, help="Your display name.")
 @click.option("--email", prompt=True, help="Your email address.")
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True,
-              help="At least 8 characters (prompted, hidden, when omitted).")
+@click.option(
+    "--password",
+    prompt=True,
+    hide_input=True,
+    confirmation_prompt=True,
+    help="At least 8 characters (prompted, hidden, when omitted).",
+)
 @json_option
 @click.pass_obj
 def signup(endpoints: Endpoints, name: str, email: str, password: str, as_json: bool) -> None:

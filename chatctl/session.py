@@ -36,8 +36,12 @@ class Endpoints:
 
 def auth_post(endpoints: Endpoints, path: str, body: dict, bearer: str | None = None) -> tuple[int, Any]:
     return json_request(
-        "POST", f"{endpoints.auth_url}/v1/auth/{path}", service="auth", base_url=endpoints.auth_url,
-        body=body, bearer=bearer,
+        "POST",
+        f"{endpoints.auth_url}/v1/auth/{path}",
+        service="auth",
+        base_url=endpoints.auth_url,
+        body=body,
+        bearer=bearer,
     )
 
 
@@ -72,8 +76,12 @@ class Session:
     def chat_request(self, method: str, path: str, body: dict | None = None) -> Any:
         for attempt in (1, 2):
             status, data = json_request(
-                method, f"{self.endpoints.chat_url}/v1/chat/{path}", service="chat",
-                base_url=self.endpoints.chat_url, body=body, bearer=self.access_token(force_refresh=attempt == 2),
+                method,
+                f"{self.endpoints.chat_url}/v1/chat/{path}",
+                service="chat",
+                base_url=self.endpoints.chat_url,
+                body=body,
+                bearer=self.access_token(force_refresh=attempt == 2),
             )
             if status != 401:
                 break

@@ -207,9 +207,9 @@ class WebsocketChat:
                         self.session.refresh()
                     self.ws = self._connect()
                     if printer.message_id:
-                        self.ws.send(json.dumps(
-                            {"type": "resume", "message_id": printer.message_id, "after_seq": printer.seq}
-                        ))
+                        self.ws.send(
+                            json.dumps({"type": "resume", "message_id": printer.message_id, "after_seq": printer.seq})
+                        )
                     else:
                         self.ws.send(json.dumps(frame))
                     continue
@@ -259,7 +259,9 @@ class GrpcChat:
         from protos import chat_pb2
 
         request = chat_pb2.ChatWithAIRequest(
-            message=content, conversation_id=conversation_id or "", model=model or "",
+            message=content,
+            conversation_id=conversation_id or "",
+            model=model or "",
             client_message_id=str(uuid.uuid4()),
         )
         outcome = ReplyOutcome(conversation_id=conversation_id)
@@ -319,8 +321,9 @@ class GrpcChat:
     def _cancel(self, message_id: str) -> None:
         token = self.session.access_token()
         try:
-            with connect(self.session.endpoints.ws_url, additional_headers={"Authorization": f"Bearer {token}"},
-                         open_timeout=10) as ws:
+            with connect(
+                self.session.endpoints.ws_url, additional_headers={"Authorization": f"Bearer {token}"}, open_timeout=10
+            ) as ws:
                 ws.send(json.dumps({"type": "cancel", "message_id": message_id}))
                 time.sleep(0.2)  # let the frame be read before the socket goes
         except (OSError, InvalidStatus, InvalidURI, TimeoutError) as exc:

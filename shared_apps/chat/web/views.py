@@ -31,17 +31,19 @@ def chat_page_csp(request: HttpRequest) -> str:
     host = request.get_host()
     auth_origin = _origin_of(settings.CHAT_AUTH_PUBLIC_URL)
     ws_scheme = "wss" if request.is_secure() else "ws"
-    return "; ".join([
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        f"connect-src 'self' {auth_origin} {ws_scheme}://{host}",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-        "object-src 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            f"connect-src 'self' {auth_origin} {ws_scheme}://{host}",
+            "base-uri 'none'",
+            "form-action 'none'",
+            "frame-ancestors 'none'",
+            "object-src 'none'",
+        ]
+    )
 
 
 @require_safe

@@ -110,10 +110,27 @@ def stack_start(tmp: Path) -> Stack:
         subprocess.run([sys.executable, manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
     commands = {
         "auth_grpc": ([sys.executable, "manage_auth.py", "grpcserve", stack.auth_grpc, "--grace", "1"], auth_env),
-        "auth_rest": ([sys.executable, "manage_auth.py", "runserver", stack.auth_url.split("//")[1], "--noreload"],
-                      auth_env),
-        "chat_asgi": ([sys.executable, "-m", "uvicorn", "chat_site.asgi:application", "--host", "127.0.0.1",
-                       "--port", str(ports["chat_asgi"]), "--lifespan", "off", "--log-level", "warning"], chat_env),
+        "auth_rest": (
+            [sys.executable, "manage_auth.py", "runserver", stack.auth_url.split("//")[1], "--noreload"],
+            auth_env,
+        ),
+        "chat_asgi": (
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "chat_site.asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(ports["chat_asgi"]),
+                "--lifespan",
+                "off",
+                "--log-level",
+                "warning",
+            ],
+            chat_env,
+        ),
         "chat_grpc": ([sys.executable, "manage_chat.py", "grpcserve", stack.chat_grpc, "--grace", "1"], chat_env),
     }
     for name, (command, env) in commands.items():

@@ -22,8 +22,9 @@ LONG = " ".join(f"word{i}" for i in range(30))
 
 
 def expected_answer(content: str, turn: int = 1) -> str:
-    return (f"You said: {content.strip()} (local-echo, turn {turn}; "
-            "set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)")
+    return (
+        f"You said: {content.strip()} (local-echo, turn {turn}; set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)"
+    )
 
 
 @pytest.fixture
@@ -40,7 +41,12 @@ def cli_env(stack, tmp_path) -> dict[str, str]:
 
 def chatctl(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, "-m", "chatctl", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "chatctl", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     if check and result.returncode != 0:
         raise AssertionError(f"chatctl {args} exited {result.returncode}: {result.stdout}{result.stderr}")
@@ -60,8 +66,9 @@ def tokens_file(env: dict[str, str]) -> Path:
 def test_signup_signin_conversations_history_signout_as_json(cli_env, stack):
     # when: signed up
     email = new_email()
-    out = json.loads(chatctl(cli_env, "signup", "--name", "Ada", "--email", email, "--password", PASSWORD,
-                             "--json").stdout)
+    out = json.loads(
+        chatctl(cli_env, "signup", "--name", "Ada", "--email", email, "--password", PASSWORD, "--json").stdout
+    )
     # then
     assert out["user"]["email"] == email and "tokens" not in out
     assert stat.S_IMODE(tokens_file(cli_env).stat().st_mode) == 0o600
@@ -72,10 +79,16 @@ def test_signup_signin_conversations_history_signout_as_json(cli_env, stack):
 
     access = json.loads(tokens_file(cli_env).read_text())["tokens"]["access_token"]
     auth = {"Authorization": f"Bearer {access}", "Content-Type": "application/json"}
-    created = json.load(urllib.request.urlopen(urllib.request.Request(
-        f"{stack.chat_url}/v1/chat/conversations", data=b'{"title": "Plans"}', headers=auth)))
-    urllib.request.urlopen(urllib.request.Request(
-        f"{stack.chat_url}/v1/chat/conversations/{created['id']}/messages", data=b'{"content": "hi"}', headers=auth))
+    created = json.load(
+        urllib.request.urlopen(
+            urllib.request.Request(f"{stack.chat_url}/v1/chat/conversations", data=b'{"title": "Plans"}', headers=auth)
+        )
+    )
+    urllib.request.urlopen(
+        urllib.request.Request(
+            f"{stack.chat_url}/v1/chat/conversations/{created['id']}/messages", data=b'{"content": "hi"}', headers=auth
+        )
+    )
     # when / then: signed in again, the lists show it
     out = json.loads(chatctl(cli_env, "signin", "--email", email, "--password", PASSWORD, "--json").stdout)
     assert out["user"]["email"] == email
@@ -83,7 +96,8 @@ def test_signup_signin_conversations_history_signout_as_json(cli_env, stack):
     assert listing["total"] == 1 and listing["conversations"][0]["title"] == "Plans"
     history = json.loads(chatctl(cli_env, "history", created["id"], "--json").stdout)
     assert [(m["role"], m["content"], m["status"]) for m in history["messages"]] == [
-        ("user", "hi", "complete"), ("assistant", expected_answer("hi"), "complete"),
+        ("user", "hi", "complete"),
+        ("assistant", expected_answer("hi"), "complete"),
     ]
     assert created["id"] in chatctl(cli_env, "conversations").stdout  # and as text
     assert "ai> " + expected_answer("hi") in chatctl(cli_env, "history", created["id"]).stdout
@@ -138,14 +152,16 @@ class Terminal:
         self.server = f"chatctl-test-{uuid.uuid4().hex[:8]}"
 
     def _run(self, *args: str) -> str:
-        return subprocess.run([self.tmux, "-L", self.server, *args], capture_output=True, text=True, check=True,
-                              timeout=10).stdout
+        return subprocess.run(
+            [self.tmux, "-L", self.server, *args], capture_output=True, text=True, check=True, timeout=10
+        ).stdout
 
     def start(self, env: dict[str, str], command: list[str]) -> None:
         script = self.tmp / "run.sh"
         exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in env.items() if k.isidentifier())
-        script.write_text(f"{exports}cd {shlex.quote(str(ROOT))}\n{shlex.join(command)}\n"
-                          "echo \"CHATCTL-EXITED $?\"\nsleep 60\n")
+        script.write_text(
+            f'{exports}cd {shlex.quote(str(ROOT))}\n{shlex.join(command)}\necho "CHATCTL-EXITED $?"\nsleep 60\n'
+        )
         self._run("-f", "/dev/null", "new-session", "-d", "-s", "main", "-x", "200", "-y", "50", f"bash {script}")
 
     def keys(self, *keys: str) -> None:

@@ -18,16 +18,23 @@ from shared_apps.chat.tests.clients.stack import PASSWORD, ROOT, new_email
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "chat-page.png"
 LONG = " ".join(f"word{i}" for i in range(30))  # a reply of ~45 words: several seconds
 
 
 def expected_answer(content: str, turn: int = 1) -> str:
-    return (f"You said: {content.strip()} (local-echo, turn {turn}; "
-            "set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)")
+    return (
+        f"You said: {content.strip()} (local-echo, turn {turn}; set OPENAI_API_KEY or OPENAI_BASE_URL for a real model)"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +95,8 @@ def wait_status(page, status: str, timeout: float = 20_000) -> None:
 def wait_words(page, count: int) -> None:
     page.wait_for_function(
         "n => { const r = [...document.querySelectorAll('#messages .message.assistant')].pop();"
-        " return r && r.dataset.status === 'streaming' && r.querySelector('.text').textContent.split(' ').length >= n }",
+        " return r && r.dataset.status === 'streaming'"
+        " && r.querySelector('.text').textContent.split(' ').length >= n }",
         arg=count,
     )
 
@@ -99,7 +107,8 @@ def reply_text(page) -> str:
 
 def stored_messages(stack, email: str) -> list[dict]:
     request = urllib.request.Request(
-        f"{stack.auth_url}/v1/auth/signin", data=json.dumps({"email": email, "password": PASSWORD}).encode(),
+        f"{stack.auth_url}/v1/auth/signin",
+        data=json.dumps({"email": email, "password": PASSWORD}).encode(),
         headers={"Content-Type": "application/json"},
     )
     access = json.load(urllib.request.urlopen(request))["tokens"]["access_token"]
