@@ -15,6 +15,7 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 
+from shared_apps.core.cache_guard import cache_guarded
 from shared_apps.core.errors import RateLimited
 
 logger = structlog.get_logger(__name__)
@@ -40,7 +41,7 @@ def _counters(email: str, client_ip: str | None) -> list[_Counter]:
 
 def _window_state(key: str) -> tuple[int, float]:
     """(failures, window end) of one counter; two keys so the count can be incremented atomically."""
-    values = cache.get_many([key, key + ":reset"])
+    values = cache_guarded(lambda: cache.get_many([key, key + ":reset"]), {})
     return int(values.get(key, 0)), float(values.get(key + ":reset", 0.0))
 
 
@@ -58,19 +59,23 @@ def signin_failure_record(*, email: str, client_ip: str | None) -> None:
     window = settings.SIGNIN_FAILURE_WINDOW_SECONDS
     now = time.time()
     for counter in _counters(email, client_ip):
-        # The first failure opens the window (add is a no-op when it is already open);
-        # incr is atomic in Redis and in the local-memory cache, so parallel guesses all count.
-        if cache.add(counter.key + ":reset", now + window, timeout=window):
-            cache.set(counter.key, 0, timeout=window)
-        try:
-            count = cache.incr(counter.key)
-        except ValueError:  # the window closed between add and incr
-            cache.set(counter.key, 1, timeout=window)
-            count = 1
+        count = cache_guarded(lambda counter=counter: _failure_count(counter.key, now, window), 0)
         if count == counter.limit:
             logger.warning("signin_lockout_started", scope=counter.key.split(":")[1], failures=count)
 
 
+def _failure_count(key: str, now: float, window: int) -> int:
+    # The first failure opens the window (add is a no-op when it is already open);
+    # incr is atomic in Redis and in the local-memory cache, so parallel guesses all count.
+    if cache.add(key + ":reset", now + window, timeout=window):
+        cache.set(key, 0, timeout=window)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window closed between add and incr
+        cache.set(key, 1, timeout=window)
+        return 1
+
+
 def signin_success_record(*, email: str) -> None:
     key = _account_key(email)
-    cache.delete_many([key, key + ":reset"])
+    cache_guarded(lambda: cache.delete_many([key, key + ":reset"]), None)

@@ -12,18 +12,22 @@ import uuid
 from django.conf import settings
 from django.core.cache import cache
 
+from shared_apps.core.cache_guard import cache_guarded
 from shared_apps.core.errors import RateLimited
 
 DAY = 86400
 
 
 def _incr(key: str, amount: int, ttl: int) -> int:
-    cache.add(key, 0, timeout=ttl)
-    try:
-        return cache.incr(key, amount)
-    except ValueError:  # expired between add and incr
-        cache.set(key, amount, timeout=ttl)
-        return amount
+    def incr() -> int:
+        cache.add(key, 0, timeout=ttl)
+        try:
+            return cache.incr(key, amount)
+        except ValueError:  # expired between add and incr
+            cache.set(key, amount, timeout=ttl)
+            return amount
+
+    return cache_guarded(incr, 0)
 
 
 def message_rate_consume(*, user_id: uuid.UUID) -> None:
@@ -40,7 +44,7 @@ def message_rate_consume(*, user_id: uuid.UUID) -> None:
 
 def token_budget_check(*, user_id: uuid.UUID) -> None:
     now = time.time()
-    used = cache.get(f"chat-rate:tok:{user_id}:{int(now // DAY)}", 0)
+    used = cache_guarded(lambda: cache.get(f"chat-rate:tok:{user_id}:{int(now // DAY)}", 0), 0)
     if used >= settings.CHAT_RATE_TOKENS_PER_DAY:
         retry_after = max(1, int(DAY - now % DAY))
         raise RateLimited(

@@ -215,3 +215,16 @@ def test_correlation_id_reaches_the_model_api_and_comes_back(api, alice, upstrea
     assert response.status_code == 200
     assert response["X-Request-ID"] == "req-abc-123"
     assert upstream.chat_requests[0].request_id == "req-abc-123"
+
+
+def test_limits_fail_open_when_the_cache_is_down(api, alice, upstream, settings):
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+    }
+    caches["default"].close()
+    upstream.enqueue(reply(["still here"]))
+    response = api.post("/v1/chat/ai", {"message": "hi"}, format="json", **alice.headers)
+    assert response.status_code == 200
+    assert response.json()["ai_message"] == "still here"
