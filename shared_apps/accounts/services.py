@@ -257,7 +257,14 @@ def session_end(*, session_id: uuid.UUID, reason: str) -> bool:
     return bool(ended)
 
 
-def session_signout(*, principal: Principal) -> None:
+def session_signout(*, caller: Principal | None, access_token: str | None = None) -> None:
+    """End the session of ``access_token`` if given (the seed sends it in the body), else the
+    caller's. A token in the body must belong to the caller when both are given."""
+    principal = access_token_verify(access_token) if access_token else caller
+    if principal is None:
+        raise NotAuthenticated("An access token is required.")
+    if caller is not None and principal.user_id != caller.user_id:
+        raise NotAuthenticated("The access token does not belong to the caller.")
     session_end(session_id=principal.session_id, reason=Session.EndReason.SIGNOUT)
 
 

@@ -10,7 +10,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from shared_apps.core.errors import ApplicationError, RateLimited
+from shared_apps.core.errors import ApplicationError, NotAuthenticated, RateLimited
 
 DRF_CODES = {
     400: "invalid_argument",
@@ -33,6 +33,8 @@ def application_error_response(exc: ApplicationError) -> Response:
     response = Response(error_body(exc.code, exc.message, exc.details), status=exc.http_status)
     if isinstance(exc, RateLimited):
         response["Retry-After"] = str(exc.retry_after)
+    if isinstance(exc, NotAuthenticated):
+        response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
 
 

@@ -11,8 +11,7 @@ from shared_apps.accounts import selectors, services
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import ClientInfo, IssuedTokens
 from shared_apps.authn.grpc_auth import context_principal, context_principal_optional
-from shared_apps.authn.verify import access_token_verify
-from shared_apps.core.errors import NotAuthenticated, ValidationFailed
+from shared_apps.core.errors import ValidationFailed
 from shared_apps.core.grpc_server.mappers import from_timestamp, timestamp
 
 
@@ -59,12 +58,7 @@ class AuthService(Service):
 
     def SignOut(self, request, context):  # noqa: N802
         # The seed sends the token in the body; a bearer token in metadata works too.
-        principal = (
-            access_token_verify(request.access_token) if request.access_token else context_principal_optional(context)
-        )
-        if principal is None:
-            raise NotAuthenticated("An access token is required.")
-        services.session_signout(principal=principal)
+        services.session_signout(caller=context_principal_optional(context), access_token=request.access_token or None)
         return auth_pb2.Empty()
 
     def RefreshToken(self, request, context):  # noqa: N802

@@ -63,11 +63,18 @@ OK_SERIALIZER = inline_serializer("Ok", {"status": serializers.CharField()})
 
 
 class SignOutApi(APIView):
-    permission_classes = [IsAuthenticated]
+    """Ends the session of the bearer token, or of ``access_token`` in the body."""
 
-    @extend_schema(request=None, responses={200: OK_SERIALIZER})
+    permission_classes = [AllowAny]
+
+    class InputSerializer(serializers.Serializer):
+        access_token = serializers.CharField(max_length=4096, required=False, allow_blank=True)
+
+    @extend_schema(request=InputSerializer, responses={200: OK_SERIALIZER})
     def post(self, request: Request) -> Response:
-        services.session_signout(principal=request.user)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.session_signout(caller=request.user, access_token=data.validated_data.get("access_token") or None)
         return Response({"status": "ok"})
 
 

@@ -63,3 +63,27 @@ def test_revoke_with_invalid_token_is_401(api):
     response = api.post("/v1/auth/revoke", {"access_token": "nope"}, format="json")
     # then
     assert response.status_code == 401
+
+
+def test_signout_with_the_token_in_the_body_like_the_seed(api, signed_in):
+    # given
+    _user, tokens = signed_in
+    # when: no bearer header, the access token in the body
+    response = api.post("/v1/auth/signout", {"access_token": tokens.access_token}, format="json")
+    # then
+    assert response.status_code == 200
+    assert api.post("/v1/auth/validate", {"token": tokens.access_token}, format="json").json()["valid"] is False
+
+
+def test_signout_of_someone_elses_token_is_refused(api, signed_in, staff):
+    from shared_apps.accounts import services
+    from shared_apps.accounts.tests.conftest import bearer
+    from shared_apps.accounts.tests.factories import PASSWORD
+
+    _user, tokens = signed_in
+    other = services.user_signin(email=staff.email, password=PASSWORD).tokens
+    response = api.post(
+        "/v1/auth/signout", {"access_token": tokens.access_token}, format="json", **bearer(other.access_token)
+    )
+    assert response.status_code == 401
+    assert api.post("/v1/auth/validate", {"token": tokens.access_token}, format="json").json()["valid"] is True
