@@ -245,3 +245,20 @@ def test_rename_and_delete_a_conversation(page, stack):
     page.get_by_role("heading", name="New conversation").wait_for()
     page.locator("#conversation-list li").first.wait_for(state="detached")
     assert page.locator("#messages .message").count() == 0
+
+
+def test_a_session_revoked_elsewhere_is_said_in_words_and_asks_to_sign_in(page, stack):
+    # given: signed in (the test reads the tokens off the wire; the page keeps them in memory)
+    with page.expect_response(lambda r: r.url.endswith("/v1/auth/signup")) as signup, page.expect_websocket():
+        sign_up(page, stack)
+    access = signup.value.json()["tokens"]["access_token"]
+    # when: the session is revoked (another device, an admin)
+    request = urllib.request.Request(
+        f"{stack.auth_url}/v1/auth/revoke",
+        data=json.dumps({"access_token": access}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    urllib.request.urlopen(request)
+    # then: the socket is closed (4401), the refresh fails, and the page says so
+    page.get_by_role("alert").get_by_text("Your session has ended").wait_for()
+    assert page.locator("#auth-view").is_visible() and page.locator("#chat-view").is_hidden()
