@@ -58,6 +58,7 @@ def error_frame(message_id: Any, error: ApplicationError) -> dict[str, Any]:
 
 
 ERRORS_BY_CODE: dict[str, type[ApplicationError]] = {
+    NotFound.code: NotFound,
     UpstreamError.code: UpstreamError,
     UpstreamTimeout.code: UpstreamTimeout,
     ServiceUnavailable.code: ServiceUnavailable,
@@ -132,34 +133,48 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
         # Every delta is in Redis before the database says the reply is over.
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await mirror.flush()
-    message = await _finish_save(
-        message_id=message_id,
-        content="".join(parts),
-        seq=len(parts),
-        status=status,
-        usage=usage,
-        finish_reason=finish_reason,
-        error_code=error.code if error else "",
-    )
-    final = error_frame(message_id, error) if error is not None else done_frame(message)
+    try:
+        message = await _finish_save(
+            message_id=message_id,
+            content="".join(parts),
+            seq=len(parts),
+            status=status,
+            usage=usage,
+            finish_reason=finish_reason,
+            error_code=error.code if error else "",
+        )
+    except ServiceUnavailable as exc:
+        logger.error("reply_final_save_failed", message_id=str(message_id), deltas=len(parts))
+        streams.memory_log.finish(entry, error_frame(message_id, exc))
+        return
+    if message is None:
+        final = error_frame(message_id, NotFound("The conversation was deleted."))
+    elif error is not None:
+        final = error_frame(message_id, error)
+    else:
+        final = done_frame(message)
     streams.memory_log.finish(entry, final)
     if mirror is not None:
         await mirror.add_final(len(parts) + 1, final)
 
 
-async def _finish_save(**fields) -> Message:
-    """The final save must happen even if the database blips: retry a few times."""
-    for attempt in range(5):
+async def _finish_save(**fields) -> Message | None:
+    """The final save must survive a database blip (a restart, a dropped connection): retry
+    with backoff for up to ~30 s. Past that, readers get an error frame rather than hang,
+    and the row keeps what the last progress save stored."""
+    delay = 0.1
+    for attempt in range(1, 12):
         try:
             return await db(services.reply_finish_save)(**fields)
         except asyncio.CancelledError:
             continue  # shutdown cancels again: still store
-        except Exception:  # noqa: BLE001
-            if attempt == 4:
-                raise
-            logger.warning("reply_final_save_retry", message_id=str(fields["message_id"]), attempt=attempt + 1)
-            await asyncio.sleep(0.2 * (attempt + 1))
-    raise RuntimeError("unreachable")
+        except Exception as exc:  # noqa: BLE001
+            logger.warning(
+                "reply_final_save_retry", message_id=str(fields["message_id"]), attempt=attempt, error=type(exc).__name__
+            )
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+    raise ServiceUnavailable("The reply could not be stored; the database is unavailable.")
 
 
 def reply_launch(plan: ReplyPlan) -> streams.ReplyEntry:

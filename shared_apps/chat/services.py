@@ -287,8 +287,9 @@ def reply_finish_save(
     usage: Usage | None,
     finish_reason: str = "",
     error_code: str = "",
-) -> Message:
-    """Store the reply's final state (complete, failed or cancelled) and its token usage."""
+) -> Message | None:
+    """Store the reply's final state (complete, failed or cancelled) and its token usage.
+    Returns None when the message is gone (its conversation was deleted meanwhile)."""
     now = timezone.now()
     fields = {
         "content": content,
@@ -305,7 +306,8 @@ def reply_finish_save(
             total_tokens=usage.total_tokens,
         )
     with transaction.atomic():
-        Message.objects.filter(id=message_id).update(**fields)
+        if not Message.objects.filter(id=message_id).update(**fields):
+            return None
         message = Message.objects.select_related("conversation").get(id=message_id)
         Conversation.objects.filter(id=message.conversation_id).update(last_activity_at=now, updated_at=now)
         events.reply_finished_after_commit(message)

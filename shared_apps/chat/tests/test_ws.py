@@ -217,3 +217,20 @@ async def test_rate_limit_is_an_error_frame(alice, upstream, settings):
     assert frame["type"] == "error" and frame["code"] == "rate_limited"
     assert len(upstream.chat_requests) == 1
     await ws.disconnect()
+
+
+async def test_deleting_the_conversation_mid_reply_ends_the_stream_cleanly(alice, upstream):
+    from shared_apps.chat import services
+
+    upstream.enqueue(reply([f"x{i}" for i in range(10)], delta_interval=0.05))
+    ws = connect(alice)
+    await ws.connect()
+    await ws.send_json_to({"type": "message", "content": "long"})
+    ack, _start, _d1 = [json.loads(await ws.receive_from(timeout=5)) for _ in range(3)]
+    await database_sync_to_async(services.conversation_delete)(
+        user_id=alice.user_id, conversation_id=ack["conversation_id"]
+    )
+    last = (await receive_until(ws, {"done", "error"}))[-1]
+    assert last["type"] == "error" and last["code"] == "not_found"
+    assert await database_sync_to_async(Message.objects.count)() == 0
+    await ws.disconnect()
