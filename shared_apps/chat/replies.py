@@ -170,7 +170,10 @@ async def _finish_save(**fields) -> Message | None:
             continue  # shutdown cancels again: still store
         except Exception as exc:  # noqa: BLE001
             logger.warning(
-                "reply_final_save_retry", message_id=str(fields["message_id"]), attempt=attempt, error=type(exc).__name__
+                "reply_final_save_retry",
+                message_id=str(fields["message_id"]),
+                attempt=attempt,
+                error=type(exc).__name__,
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
