@@ -83,6 +83,17 @@ async def _cancel_watch(entry: streams.ReplyEntry) -> None:
             continue
 
 
+def _stopped_elsewhere(progress: asyncio.Task | None) -> bool:
+    """A finished progress save that found the row no longer streaming."""
+    return (
+        progress is not None
+        and progress.done()
+        and not progress.cancelled()
+        and progress.exception() is None
+        and progress.result() is False
+    )
+
+
 async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
     message_id = plan.assistant_message.id
     mirror = streams.RedisMirror(str(message_id)) if settings.REDIS_URL else None
@@ -99,6 +110,8 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
         async with contextlib.aclosing(provider.stream(plan.request)) as events:
             async for event in events:
                 if isinstance(event, Delta):
+                    if _stopped_elsewhere(progress):
+                        raise asyncio.CancelledError  # cancelled (or deleted) from another process
                     parts.append(event.text)
                     seq = streams.memory_log.append(entry, event.text)
                     if mirror is not None:
@@ -268,7 +281,9 @@ async def _final_frame(plan: ReplyPlan) -> dict[str, Any]:
 def reply_complete(plan: ReplyPlan) -> Message:
     """From sync code (REST, gRPC ChatWithAI): produce the reply on the realtime loop and
     wait for its end. Raises the upstream's error (the messages stay stored)."""
-    frame = realtime.submit(_final_frame(plan)).result()
+    future = realtime.submit(_final_frame(plan))
+    realtime.release_thread_connections()
+    frame = future.result()
     if frame.get("type") == "error":
         raise error_from_frame(frame)
     return Message.objects.get(id=plan.assistant_message.id)

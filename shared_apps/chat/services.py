@@ -271,10 +271,14 @@ def reply_prepare(
     return ReplyPlan(conversation, user_message, assistant, request, existing=False)
 
 
-def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> None:
-    """Store what has arrived so far (batched by the producer, never per token)."""
-    Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
-        content=content, seq=seq, updated_at=timezone.now()
+def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> bool:
+    """Store what has arrived so far (batched by the producer, never per token). Returns
+    False when the reply is no longer ``streaming``: another process cancelled it (the
+    cross-process cancel when there is no Redis) or its conversation was deleted."""
+    return bool(
+        Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
+            content=content, seq=seq, updated_at=timezone.now()
+        )
     )
 
 
@@ -306,8 +310,12 @@ def reply_finish_save(
             total_tokens=usage.total_tokens,
         )
     with transaction.atomic():
-        if not Message.objects.filter(id=message_id).update(**fields):
+        current = Message.objects.select_for_update().filter(id=message_id).values_list("status", flat=True).first()
+        if current is None:
             return None
+        if current == Message.Status.CANCELLED:
+            fields["status"] = Message.Status.CANCELLED  # cancelled from another process meanwhile
+        Message.objects.filter(id=message_id).update(**fields)
         message = Message.objects.select_related("conversation").get(id=message_id)
         Conversation.objects.filter(id=message.conversation_id).update(last_activity_at=now, updated_at=now)
         events.reply_finished_after_commit(message)

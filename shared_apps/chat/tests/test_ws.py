@@ -234,3 +234,23 @@ async def test_deleting_the_conversation_mid_reply_ends_the_stream_cleanly(alice
     assert last["type"] == "error" and last["code"] == "not_found"
     assert await database_sync_to_async(Message.objects.count)() == 0
     await ws.disconnect()
+
+
+async def test_cancel_from_another_process_without_redis_stops_the_model(alice, upstream, settings):
+    """Without Redis, a process that does not run the reply cancels it in the database
+    (``reply_orphan_cancel``); the producing process notices at its next progress save."""
+    from shared_apps.chat import services
+
+    settings.REDIS_URL = None
+    upstream.enqueue(reply([f"z{i} " for i in range(60)], delta_interval=0.05))
+    ws = connect(alice)
+    await ws.connect()
+    await ws.send_json_to({"type": "message", "content": "go on"})
+    _ack, start, _d1 = [json.loads(await ws.receive_from(timeout=5)) for _ in range(3)]
+    await database_sync_to_async(services.reply_orphan_cancel)(message_id=start["message_id"])
+    done = (await receive_until(ws, {"done", "error"}, timeout=10))[-1]
+    assert done["type"] == "done" and done["message"]["status"] == "cancelled"
+    stored = await database_sync_to_async(Message.objects.get)(id=start["message_id"])
+    assert stored.status == "cancelled"
+    assert 0 < len(stored.content) < len("".join(f"z{i} " for i in range(60)))
+    await ws.disconnect()
