@@ -25,6 +25,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "corsheaders.middleware.CorsMiddleware",  # first: answers preflights before anything else
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
     "django_structlog.middlewares.RequestMiddleware",
     "shared_apps.core.middleware.RequestIdResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",

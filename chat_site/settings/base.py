@@ -36,6 +36,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
     "django_structlog.middlewares.RequestMiddleware",
     "shared_apps.core.middleware.RequestIdResponseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
