@@ -66,6 +66,21 @@ def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     return asyncio.run_coroutine_threadsafe(coro, realtime_loop())
 
 
+def release_thread_connections() -> None:
+    """Give this thread's database connections back before it waits on the realtime loop.
+
+    A sync thread (a gRPC servicer, a REST view) that then waits for a whole reply would
+    hold its connection for the reply's length: with N such streams, N pooled connections
+    sit idle while the reply's own saves (in the loop's executor) wait for one, time out,
+    and the final save is at risk. Never inside a transaction; the next query reconnects.
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        if not connection.in_atomic_block:
+            connection.close()
+
+
 def iterate_sync(
     make: Callable[[], AsyncIterator[T]],
     *,
@@ -83,6 +98,7 @@ def iterate_sync(
 
     asyncio.run_coroutine_threadsafe(create(), loop).result()
     iterator = holder["it"]
+    release_thread_connections()
     try:
         while True:
             future = asyncio.run_coroutine_threadsafe(_anext(iterator), loop)
