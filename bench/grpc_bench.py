@@ -1,1 +1,117 @@
-"""placeholder"""
+"""(f) gRPC ``ListConversations`` through django-grpc-framework (auth interceptor, error mapping,
+metrics, the ORM) versus a bare grpcio servicer returning a same-size message; and the health
+check's latency while 200 ``StreamChatWithAI`` streams run."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from bench import harness
+from bench.harness import median, pct
+from bench.report import Report
+from protos import chat_pb2, chat_pb2_grpc
+from shared_apps.chat.testing.fake_openai import FakeOpenAIProcess
+
+CALLERS = 8
+
+
+async def _closed_loop(target: str, metadata, seconds: float) -> tuple[float, int]:
+    async with grpc.aio.insecure_channel(target) as channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        stop_at = time.perf_counter() + seconds
+        count = 0
+        errors = 0
+
+        async def caller():
+            nonlocal count, errors
+            while time.perf_counter() < stop_at:
+                try:
+                    await stub.ListConversations(chat_pb2.ListConversationsRequest(limit=20), metadata=metadata)
+                    count += 1
+                except grpc.RpcError:
+                    errors += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(CALLERS)))
+        return count / (time.perf_counter() - t0), errors
+
+
+def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, streams: int) -> None:
+    user = harness.sign_up(auth_target)[0]
+    metadata = (("authorization", user.bearer),)
+    with FakeOpenAIProcess(preset="realistic", cpus={harness.LOAD_CPU} if harness.PINNED else None) as upstream:
+        chat = harness.chat_grpc(stack, auth_target=auth_target, upstream=upstream.base_url)
+        with grpc.insecure_channel(chat.address) as channel:
+            stub = chat_pb2_grpc.ChatServiceStub(channel)
+            for i in range(20):
+                stub.CreateConversation(chat_pb2.Conversation(title=f"bench conversation {i}"), metadata=metadata)
+            response = stub.ListConversations(chat_pb2.ListConversationsRequest(limit=20), metadata=metadata)
+        path = stack.tmp / "list_response.bin"
+        path.write_bytes(response.SerializeToString())
+        bare_target = f"127.0.0.1:{harness.free_port()}"
+        bare = stack.start("bare-grpc", [sys.executable, "-m", "bench.bare_grpc", bare_target, str(path)],
+                           site="chat", cpu=harness.SERVICE_CPU, ready=bare_target)
+        try:
+            svc_rates, bare_rates, errors = [], [], 0
+            asyncio.run(_closed_loop(chat.address, metadata, 0.5))
+            asyncio.run(_closed_loop(bare_target, (), 0.5))
+            for _ in range(rounds):
+                rate, e = asyncio.run(_closed_loop(chat.address, metadata, 1.5))
+                svc_rates.append(rate)
+                errors += e
+                bare_rates.append(asyncio.run(_closed_loop(bare_target, (), 1.5))[0])
+            bare.stop()
+            ratio = median([s / b_ for s, b_ in zip(svc_rates, bare_rates, strict=True)])
+            b = "f"
+            report.add(b, "ListConversations via django-grpc-framework, calls/s", median(svc_rates), "calls/s",
+                       note=f"{len(response.SerializeToString())}-byte answer, {CALLERS} callers")
+            report.add(b, "bare grpcio servicer, same-size answer, calls/s", median(bare_rates), "calls/s")
+            report.add(b, "service / bare", ratio, "x", target=">= 0.6", ok=ratio >= 0.6)
+            report.add(b, "errors", errors, "", target="0", ok=errors == 0)
+            health = asyncio.run(_health_under_streams(chat.address, metadata, streams))
+            p99 = pct(health["latencies"], 99)
+            report.add(b, f"health Check p99 while {streams} StreamChatWithAI run", p99 * 1e3, "ms", target="<= 50 ms",
+                       ok=p99 <= 0.050, note=f"p50 {pct(health['latencies'], 50) * 1e3:.1f} ms; "
+                       f"{health['complete']}/{streams} streams complete in {health['wall']:.1f} s")
+            base = asyncio.run(_health_under_streams(chat.address, metadata, 0))
+            report.add(b, "health Check p99 idle", pct(base["latencies"], 99) * 1e3, "ms")
+        finally:
+            chat.stop()
+            stack.services.remove(chat)
+
+
+async def _health_under_streams(target: str, metadata, streams: int) -> dict:
+    async with grpc.aio.insecure_channel(target) as channel, grpc.aio.insecure_channel(target) as health_channel:
+        stub = chat_pb2_grpc.ChatServiceStub(channel)
+        health = health_pb2_grpc.HealthStub(health_channel)
+        complete = 0
+
+        async def stream():
+            nonlocal complete
+            deltas = 0
+            try:
+                async for event in stub.StreamChatWithAI(chat_pb2.ChatWithAIRequest(message="bench"), metadata=metadata):
+                    if event.HasField("delta"):
+                        deltas += 1
+                if deltas == 64:
+                    complete += 1
+            except grpc.RpcError:
+                pass
+
+        latencies = []
+        t0 = time.perf_counter()
+        tasks = [asyncio.create_task(stream()) for _ in range(streams)]
+        await asyncio.sleep(0.1)
+        until = time.perf_counter() + (1.0 if streams == 0 else 0)
+        while (tasks and not all(t.done() for t in tasks)) or time.perf_counter() < until:
+            s = time.perf_counter()
+            await health.Check(health_pb2.HealthCheckRequest(service=""), timeout=30)
+            latencies.append(time.perf_counter() - s)
+            await asyncio.sleep(0.02)
+        await asyncio.gather(*tasks)
+        return {"latencies": latencies, "complete": complete, "wall": time.perf_counter() - t0}

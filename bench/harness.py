@@ -114,7 +114,7 @@ class Service:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGINT if self.name == "py-spy" else signal.SIGTERM)
             try:
                 self.process.wait(20)
             except subprocess.TimeoutExpired:
@@ -268,7 +268,7 @@ def profile_attach(s: Stack, service: Service) -> None:
     Path(out).mkdir(parents=True, exist_ok=True)
     path = Path(out) / f"{service.name}-{service.pid}.txt"
     spy = subprocess.Popen(  # noqa: S603
-        ["py-spy", "record", "--pid", str(service.pid), "--format", "raw", "--rate", "200", "-o", str(path)],
+        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(service.pid), "--format", "raw", "--rate", "200", "-o", str(path)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     s.services.append(Service("py-spy", spy, ""))
@@ -311,3 +311,22 @@ def sign_up(auth_target: str, n: int = 1) -> list[User]:
             r = stub.SignUp(auth_pb2.UserCreateRequest(name="Bench", email=email, password=PASSWORD))
             users.append(User(uuid.UUID(r.user.id), r.tokens.access_token, r.tokens.refresh_token, email))
     return users
+
+
+_django_ready = False
+
+
+def django_in_process(s: Stack, *, auth_target: str, **extra: str) -> None:
+    """Configure Django in this process as the chat service (production settings, the bench
+    database), for the in-process benchmarks (c, e). Once per process."""
+    global _django_ready
+    if _django_ready:
+        return
+    env = s.env("chat", AUTH_GRPC_TARGET=auth_target, CHAT_RATE_MESSAGES_PER_MINUTE="1000000",
+                CHAT_ALLOWED_MODELS="fake-model", CHAT_MODEL="fake-model", OPENAI_API_KEY="sk-bench",
+                CHAT_PROVIDER="openai", LOG_LEVEL="WARNING", **extra)
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    _django_ready = True
