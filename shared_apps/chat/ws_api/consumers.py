@@ -126,6 +126,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
         try:
             frame = self._parse(text_data, bytes_data)
             kind = frame.get("type")
+            if not isinstance(kind, str):  # a list or object here must not reach the dict lookup below
+                raise FrameError("'type' must be a string: message, cancel, resume or auth.")
             if kind == "auth":
                 await self._on_auth(frame)
                 return
