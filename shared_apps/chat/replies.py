@@ -22,7 +22,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
-from shared_apps.chat import realtime, selectors, services, streams
+from shared_apps.chat import metrics, realtime, selectors, services, streams
 from shared_apps.chat.models import Message
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import Delta, Finish, Usage
@@ -104,7 +104,9 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
     status = Message.Status.FAILED
     error: ApplicationError | None = None
     progress: asyncio.Task | None = None
-    persisted_at = time.monotonic()
+    persisted_at = started = time.monotonic()
+    first_token_seconds: float | None = None
+    provider_name = settings.CHAT_PROVIDER
     try:
         provider = provider_get()
         async with contextlib.aclosing(provider.stream(plan.request)) as events:
@@ -112,6 +114,8 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
                 if isinstance(event, Delta):
                     if _stopped_elsewhere(progress):
                         raise asyncio.CancelledError  # cancelled (or deleted) from another process
+                    if first_token_seconds is None:
+                        first_token_seconds = time.monotonic() - started
                     parts.append(event.text)
                     seq = streams.memory_log.append(entry, event.text)
                     if mirror is not None:
@@ -160,6 +164,16 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
         logger.error("reply_final_save_failed", message_id=str(message_id), deltas=len(parts))
         streams.memory_log.finish(entry, error_frame(message_id, exc))
         return
+    metrics.reply_observe(
+        provider=provider_name,
+        model=plan.assistant_message.model,
+        outcome=status,
+        error_code=error.code if error else "",
+        first_token_seconds=first_token_seconds,
+        deltas=len(parts),
+        prompt_tokens=usage.prompt_tokens if usage else 0,
+        completion_tokens=usage.completion_tokens if usage else 0,
+    )
     if message is None:
         final = error_frame(message_id, NotFound("The conversation was deleted."))
     elif error is not None:
