@@ -17,24 +17,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_grpc_framework",
     "django_structlog",
+    "django_prometheus",
     "shared_apps.core",
     "shared_apps.authn",
     "shared_apps.accounts",
 ]
 
-MIDDLEWARE = [
-    "corsheaders.middleware.CorsMiddleware",  # first: answers preflights before anything else
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
-    "django_structlog.middlewares.RequestMiddleware",
-    "shared_apps.core.middleware.RequestIdResponseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-]
+MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware", *MIDDLEWARE]  # first: answers CORS preflights
 
 ROOT_URLCONF = "auth_site.urls"
 WSGI_APPLICATION = "auth_site.wsgi.application"
@@ -83,14 +72,6 @@ GRPC_DEFAULT_ADDRESS = env_str("GRPC_ADDRESS", "127.0.0.1:8080")
 GRPC_SERVICE_NAMES = ["auth.AuthService"]
 
 
-# --- metrics (DESIGN 9): /metrics via django-prometheus, gRPC calls via the interceptor -------
-INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
-MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-]
-GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
 
 # --- CORS: the web chat page (served by the chat site at /app/) calls /v1/auth/* cross-origin ---
 # Only those paths, only the listed origins, no cookies (the page sends bearer tokens).

@@ -1,38 +1,16 @@
-"""Production settings: every secret from the environment, hardened transport."""
+"""Production settings of the auth service: its base, then the shared hardening (which must
+override the base's development defaults, hence the import order), then its own checks."""
+# ruff: noqa: I001, E402, F403
+
+from .base import *
+from .base import DATABASES, DEV_JWT_SIGNING_KEY, JWT_KEYRING
+
+from shared_apps.core.settings_production import *
+from shared_apps.core.settings_production import SECRET_KEY, database_pooled
 
 from shared_apps.authn.keys import check_production_signing_key
-from shared_apps.core.config import ConfigError, env_bool, env_choice, env_int, env_str
+from shared_apps.core.config import env_str
 
-from .base import *  # noqa: F403
-from .base import DATABASES, DEV_JWT_SIGNING_KEY, DEV_SECRET_KEY, JWT_KEYRING, logging_config
-
-DEBUG = False
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
-if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
-    raise ConfigError("DJANGO_SECRET_KEY must be a real secret of at least 50 characters")
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")  # noqa: F405 - required in production
-env_str("DATABASE_URL")  # required: production never falls back to SQLite
-env_str("JWT_SIGNING_KEY")
+env_str("JWT_SIGNING_KEY")  # the auth service signs: no development default in production
 check_production_signing_key(JWT_KEYRING, dev_key=DEV_JWT_SIGNING_KEY, secret_key=SECRET_KEY)
-
-LOGGING = logging_config(env_choice("LOG_FORMAT", ("json", "console"), "json"))
-
-# TLS ends at the ingress, which sets X-Forwarded-Proto.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)
-SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
-SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 31536000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = True
-SESSION_COOKIE_SECURE = True
-CSRF_COOKIE_SECURE = True
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])  # noqa: F405
-
-# Bounded connections: a psycopg pool per process instead of one connection per thread.
-if "postgresql" in DATABASES["default"]["ENGINE"]:
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
-        "min_size": 1,
-        "max_size": env_int("DB_POOL_MAX_SIZE", 10, minimum=1),
-        "timeout": 10,
-    }
+DATABASES = {"default": database_pooled(DATABASES["default"])}

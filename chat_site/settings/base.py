@@ -29,22 +29,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_grpc_framework",
     "django_structlog",
+    "django_prometheus",
     "shared_apps.core",
     "shared_apps.authn",
     "shared_apps.chat",
-]
-
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
-    "django_structlog.middlewares.RequestMiddleware",
-    "shared_apps.core.middleware.RequestIdResponseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
 ROOT_URLCONF = "chat_site.urls"
@@ -126,14 +114,6 @@ SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Chat AI chat service"}
 _ = env_bool  # re-exported for environment modules
 
 
-# --- metrics (DESIGN 9): /metrics via django-prometheus, gRPC calls via the interceptor -------
-INSTALLED_APPS = [*INSTALLED_APPS, "django_prometheus"]
-MIDDLEWARE = [
-    "django_prometheus.middleware.PrometheusBeforeMiddleware",
-    *MIDDLEWARE,
-    "django_prometheus.middleware.PrometheusAfterMiddleware",
-]
-GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
 GRPC_ON_STOP = "shared_apps.chat.replies.replies_drain_sync"
 # On shutdown, replies in flight get this long to finish before they are stored as cancelled.
 CHAT_SHUTDOWN_GRACE_SECONDS = env_float("CHAT_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0)

@@ -67,6 +67,25 @@ TEMPLATES = [
     },
 ]
 
+# Both sites' middleware; a site may add its own around it (the auth site puts CORS first).
+MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
+    "django_structlog.middlewares.RequestMiddleware",
+    "shared_apps.core.middleware.RequestIdResponseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
+]
+
+# gRPC calls are counted and timed per method (DESIGN 9); see grpc_server/server.py.
+GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
+
 # --- cache (also the store for rate-limit counters) -------------------------------
 REDIS_URL = env_redis_url("REDIS_URL")
 if REDIS_URL:

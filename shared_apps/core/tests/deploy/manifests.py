@@ -18,7 +18,8 @@ WORKLOAD_KINDS = ("Deployment", "Job")
 # Where the processes read their environment: the settings and config helpers, the entry
 # points (DJANGO_SETTINGS_MODULE) and the gunicorn configs (PORT, WEB_CONCURRENCY, GUNICORN_*).
 ENV_READERS = (
-    [ROOT / "shared_apps/core/settings_common.py", ROOT / "shared_apps/core/config.py"]
+    sorted(ROOT.glob("shared_apps/core/settings_*.py"))
+    + [ROOT / "shared_apps/core/config.py"]
     + sorted(ROOT.glob("*_site/settings/*.py"))
     + [ROOT / "manage_auth.py", ROOT / "manage_chat.py", ROOT / "auth_site/wsgi.py", ROOT / "chat_site/asgi.py"]
     + sorted((ROOT / "docker").glob("gunicorn*.py"))
