@@ -3,7 +3,7 @@ calls the service layer and renders; domain errors are mapped once in ``rest_err
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -35,7 +35,28 @@ def _window(request: Request) -> dict:
     return params.validated_data
 
 
+def _message_page_schema(name: str, item: serializers.Serializer):
+    return extend_schema(
+        parameters=[WindowSerializer],
+        responses={
+            200: inline_serializer(
+                name,
+                {"messages": item, "total": serializers.IntegerField(), "conversation_id": serializers.UUIDField()},
+            )
+        },
+    )
+
+
+def _message_page(request: Request, conversation_id: str, render) -> Response:
+    """A page of a conversation's messages, oldest first; ``render`` shapes the messages."""
+    conversation, page = selectors.message_list(
+        user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
+    )
+    return Response({"messages": render(page.items), "total": page.total, "conversation_id": str(conversation.id)})
+
+
 class ConversationListApi(APIView):
+    @extend_schema_serializer(component_name="ConversationCreateInput")
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
 
@@ -64,10 +85,11 @@ class ConversationListApi(APIView):
 
 
 class ConversationDetailApi(APIView):
+    @extend_schema_serializer(component_name="ConversationRenameInput")
     class InputSerializer(serializers.Serializer):
         title = serializers.CharField(allow_blank=True, max_length=200)
 
-    @extend_schema(responses={200: ConversationSerializer})
+    @extend_schema(responses={200: ConversationSerializer}, operation_id="chat_conversations_get")
     def get(self, request: Request, conversation_id: str) -> Response:
         conversation = selectors.conversation_get(user_id=request.user.user_id, conversation_id=conversation_id)
         return Response(ConversationSerializer(conversation).data)
@@ -88,34 +110,14 @@ class ConversationDetailApi(APIView):
 
 
 class MessageListApi(APIView):
+    @extend_schema_serializer(component_name="MessageCreateInput")
     class InputSerializer(ReplyParamsSerializer):
         content = serializers.CharField(trim_whitespace=False, allow_blank=True)
         client_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
-    @extend_schema(
-        parameters=[WindowSerializer],
-        responses={
-            200: inline_serializer(
-                "MessageList",
-                {
-                    "messages": MessageSerializer(many=True),
-                    "total": serializers.IntegerField(),
-                    "conversation_id": serializers.UUIDField(),
-                },
-            )
-        },
-    )
+    @_message_page_schema("MessageList", MessageSerializer(many=True))
     def get(self, request: Request, conversation_id: str) -> Response:
-        conversation, page = selectors.message_list(
-            user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
-        )
-        return Response(
-            {
-                "messages": [message_data(m) for m in page.items],
-                "total": page.total,
-                "conversation_id": str(conversation.id),
-            }
-        )
+        return _message_page(request, conversation_id, lambda items: [message_data(m) for m in items])
 
     @extend_schema(
         request=InputSerializer,
@@ -147,6 +149,7 @@ class MessageListApi(APIView):
 class SendMessageApi(APIView):
     """The seed's SendMessage: store a user message, no AI reply."""
 
+    @extend_schema_serializer(component_name="SendMessageInput")
     class InputSerializer(serializers.Serializer):
         message = serializers.CharField(trim_whitespace=False, allow_blank=True)
         conversation_id = serializers.CharField(required=False, allow_blank=True)
@@ -185,11 +188,13 @@ class SendMessageApi(APIView):
 class ChatWithAIApi(APIView):
     """The seed's ChatWithAI: the whole reply in one answer."""
 
+    @extend_schema_serializer(component_name="ChatWithAIInput")
     class InputSerializer(ReplyParamsSerializer):
         message = serializers.CharField(trim_whitespace=False, allow_blank=True)
         conversation_id = serializers.CharField(required=False, allow_blank=True)
         client_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
 
+    @extend_schema_serializer(component_name="ChatWithAIOutput")
     class OutputSerializer(serializers.Serializer):
         ai_message = serializers.CharField()
         conversation_id = serializers.UUIDField()
@@ -234,27 +239,6 @@ class HistoryApi(APIView):
         created_at = serializers.DateTimeField()
         updated_at = serializers.DateTimeField()
 
-    @extend_schema(
-        parameters=[WindowSerializer],
-        responses={
-            200: inline_serializer(
-                "History",
-                {
-                    "messages": SeedMessageSerializer(many=True),
-                    "total": serializers.IntegerField(),
-                    "conversation_id": serializers.UUIDField(),
-                },
-            )
-        },
-    )
+    @_message_page_schema("History", SeedMessageSerializer(many=True))
     def get(self, request: Request, conversation_id: str) -> Response:
-        conversation, page = selectors.message_list(
-            user_id=request.user.user_id, conversation_id=conversation_id, **_window(request)
-        )
-        return Response(
-            {
-                "messages": self.SeedMessageSerializer(page.items, many=True).data,
-                "total": page.total,
-                "conversation_id": str(conversation.id),
-            }
-        )
+        return _message_page(request, conversation_id, lambda items: self.SeedMessageSerializer(items, many=True).data)
