@@ -35,8 +35,16 @@ PER_MESSAGE_OVERHEAD_TOKENS = 4
 # --- conversations ------------------------------------------------------------------------------
 
 
+def _no_nul(field: str, value: str) -> str:
+    """PostgreSQL text cannot hold NUL: refuse it as bad input instead of failing in the
+    database (gRPC strings and websocket JSON reach here unchecked; DRF refuses NUL itself)."""
+    if "\x00" in value:
+        raise ValidationFailed(f"{field}: Must not contain NUL characters.", details={field: ["Invalid character."]})
+    return value
+
+
 def _title_clean(title: str | None) -> str:
-    title = (title or "").strip()
+    title = _no_nul("title", (title or "").strip())
     if len(title) > MAX_TITLE_LENGTH:
         raise ValidationFailed(f"title: At most {MAX_TITLE_LENGTH} characters.", details={"title": ["Too long."]})
     return title
@@ -69,6 +77,7 @@ def content_clean(content: str | None) -> str:
     """Refuse an empty or oversized message before anything is stored or the model is called."""
     if content is None or not content.strip():
         raise ValidationFailed("content: The message is empty.", details={"content": ["Must not be empty."]})
+    _no_nul("content", content)
     if len(content) > settings.CHAT_MAX_MESSAGE_CHARS:
         raise ValidationFailed(
             f"content: At most {settings.CHAT_MAX_MESSAGE_CHARS} characters.", details={"content": ["Too long."]}
@@ -78,6 +87,8 @@ def content_clean(content: str | None) -> str:
 
 def _client_message_id_clean(value: str | None) -> str | None:
     value = (value or "").strip() or None
+    if value is not None:
+        _no_nul("client_message_id", value)
     if value is not None and len(value) > MAX_CLIENT_MESSAGE_ID_LENGTH:
         raise ValidationFailed(
             "client_message_id: At most 100 characters.", details={"client_message_id": ["Too long."]}
