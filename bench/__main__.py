@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     harness.pin_self()
     report = Report()
     report.context.update(
-        service_cpu=harness.SERVICE_CPU, load_cpu=harness.LOAD_CPU, pinned=harness.PINNED, quick=args.quick,
+        service_cpu=harness.SERVICE_CPU,
+        load_cpu=harness.LOAD_CPU,
+        pinned=harness.PINNED,
+        quick=args.quick,
         command="python -m bench" + (f" --only {args.only}" if args.only != "abcdefg" else ""),
     )
     started = time.monotonic()
@@ -68,14 +71,26 @@ def _steps(quick: bool) -> dict:
 
     rounds = 3 if quick else 7
     return {
-        "a": ("stream relay vs the bare SDK", lambda r, s, a: relay.relay(
-            r, s, a, rounds=rounds, per_round=8, concurrency=4)),
-        "b": ("concurrent streams on one worker", lambda r, s, a: relay.concurrent(
-            r, s, a, levels=[100, 250] if quick else [100, 250, 500, 1000], idle=250 if quick else 1000)),
+        "a": (
+            "stream relay vs the bare SDK",
+            lambda r, s, a: relay.relay(r, s, a, rounds=rounds, per_round=8, concurrency=4),
+        ),
+        "b": (
+            "concurrent streams on one worker",
+            lambda r, s, a: relay.concurrent(
+                r, s, a, levels=[100, 250] if quick else [100, 250, 500, 1000], idle=250 if quick else 1000
+            ),
+        ),
         "c": ("database work per reply", lambda r, s, a: db_work.run(r, s, a, replies=50 if quick else 200)),
-        "d": ("REST list vs bare view", lambda r, s, a: rest.run(r, s, a, rounds=rounds, seconds=1.0 if quick else 2.0)),
+        "d": (
+            "REST list vs bare view",
+            lambda r, s, a: rest.run(r, s, a, rounds=rounds, seconds=1.0 if quick else 2.0),
+        ),
         "e": ("per-request authentication vs ValidateToken", lambda r, s, a: auth_cost.run(r, s, a)),
-        "f": ("gRPC vs bare grpcio", lambda r, s, a: grpc_bench.run(r, s, a, rounds=rounds, streams=50 if quick else 200)),
+        "f": (
+            "gRPC vs bare grpcio",
+            lambda r, s, a: grpc_bench.run(r, s, a, rounds=rounds, streams=50 if quick else 200),
+        ),
         "g": ("sign-in vs Argon2", lambda r, s, a: signin.run(r, s, a, seconds=3.0 if quick else 6.0)),
     }
 

@@ -1,3 +1,4 @@
+# ruff: noqa: ARG005 - bench harness: fixed argv of our own modules; closures run inside their loop iteration
 """The gRPC baseline: a bare grpcio server for ``chat.ChatService/ListConversations`` that
 answers a fixed, pre-serialized response (the same bytes the real service returned), with the
 same thread-pool size as grpcserve. ``python -m bench.bare_grpc ADDRESS RESPONSE_FILE``."""

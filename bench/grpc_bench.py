@@ -54,8 +54,13 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
         path = stack.tmp / "list_response.bin"
         path.write_bytes(response.SerializeToString())
         bare_target = f"127.0.0.1:{harness.free_port()}"
-        bare = stack.start("bare-grpc", [sys.executable, "-m", "bench.bare_grpc", bare_target, str(path)],
-                           site="chat", cpu=harness.SERVICE_CPU, ready=bare_target)
+        bare = stack.start(
+            "bare-grpc",
+            [sys.executable, "-m", "bench.bare_grpc", bare_target, str(path)],
+            site="chat",
+            cpu=harness.SERVICE_CPU,
+            ready=bare_target,
+        )
         try:
             svc_rates, bare_rates, errors = [], [], 0
             asyncio.run(_closed_loop(chat.address, metadata, 0.5))
@@ -68,16 +73,28 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
             bare.stop()
             ratio = median([s / b_ for s, b_ in zip(svc_rates, bare_rates, strict=True)])
             b = "f"
-            report.add(b, "ListConversations via django-grpc-framework, calls/s", median(svc_rates), "calls/s",
-                       note=f"{len(response.SerializeToString())}-byte answer, {CALLERS} callers")
+            report.add(
+                b,
+                "ListConversations via django-grpc-framework, calls/s",
+                median(svc_rates),
+                "calls/s",
+                note=f"{len(response.SerializeToString())}-byte answer, {CALLERS} callers",
+            )
             report.add(b, "bare grpcio servicer, same-size answer, calls/s", median(bare_rates), "calls/s")
             report.add(b, "service / bare", ratio, "x", target=">= 0.6", ok=ratio >= 0.6)
             report.add(b, "errors", errors, "", target="0", ok=errors == 0)
             health = asyncio.run(_health_under_streams(chat.address, metadata, streams))
             p99 = pct(health["latencies"], 99)
-            report.add(b, f"health Check p99 while {streams} StreamChatWithAI run", p99 * 1e3, "ms", target="<= 50 ms",
-                       ok=p99 <= 0.050, note=f"p50 {pct(health['latencies'], 50) * 1e3:.1f} ms; "
-                       f"{health['complete']}/{streams} streams complete in {health['wall']:.1f} s")
+            report.add(
+                b,
+                f"health Check p99 while {streams} StreamChatWithAI run",
+                p99 * 1e3,
+                "ms",
+                target="<= 50 ms",
+                ok=p99 <= 0.050,
+                note=f"p50 {pct(health['latencies'], 50) * 1e3:.1f} ms; "
+                f"{health['complete']}/{streams} streams complete in {health['wall']:.1f} s",
+            )
             base = asyncio.run(_health_under_streams(chat.address, metadata, 0))
             report.add(b, "health Check p99 idle", pct(base["latencies"], 99) * 1e3, "ms")
         finally:
@@ -95,7 +112,9 @@ async def _health_under_streams(target: str, metadata, streams: int) -> dict:
             nonlocal complete
             deltas = 0
             try:
-                async for event in stub.StreamChatWithAI(chat_pb2.ChatWithAIRequest(message="bench"), metadata=metadata):
+                async for event in stub.StreamChatWithAI(
+                    chat_pb2.ChatWithAIRequest(message="bench"), metadata=metadata
+                ):
                     if event.HasField("delta"):
                         deltas += 1
                 if deltas == 64:

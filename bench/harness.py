@@ -49,6 +49,7 @@ def free_port() -> int:
 
 # --- statistics ----------------------------------------------------------------------------
 
+
 def pct(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile (q in 0..100); NaN for no values."""
     if not values:
@@ -63,6 +64,7 @@ def median(values: Sequence[float]) -> float:
 
 
 # --- processes -------------------------------------------------------------------------------
+
 
 def cpu_seconds(pid: int) -> float:
     """user+system CPU of a process (all its threads) from /proc."""
@@ -149,13 +151,24 @@ class Stack:
         return env
 
     def start(
-        self, name: str, argv: list[str], *, site: str, cpu: int | None, ready: str, env: dict[str, str] | None = None,
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        site: str,
+        cpu: int | None,
+        ready: str,
+        env: dict[str, str] | None = None,
     ) -> Service:
         log_path = self.tmp / f"{name}.log"
         log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
         cpus = {cpu} if (cpu is not None and PINNED) else None
         process = subprocess.Popen(  # noqa: S603 - our own commands
-            argv, cwd=ROOT, env={**self.env(site), **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+            argv,
+            cwd=ROOT,
+            env={**self.env(site), **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         service = Service(name, process, ready, log_path)
@@ -232,29 +245,62 @@ def stack(tmp: Path) -> Iterator[Stack]:
 
 # --- the services ---------------------------------------------------------------------------
 
+
 def auth_grpc(s: Stack, *, cpu: int | None = LOAD_CPU) -> Service:
     target = f"127.0.0.1:{free_port()}"
-    return s.start("auth-grpc", [sys.executable, "manage_auth.py", "grpcserve", target, "--grace", "1"],
-                   site="auth", cpu=cpu, ready=target)
+    return s.start(
+        "auth-grpc",
+        [sys.executable, "manage_auth.py", "grpcserve", target, "--grace", "1"],
+        site="auth",
+        cpu=cpu,
+        ready=target,
+    )
 
 
 def auth_rest(s: Stack, *, cpu: int | None = SERVICE_CPU, env: dict[str, str] | None = None) -> Service:
     port = free_port()
     extra = {"GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1", **(env or {})}
-    return s.start("auth-rest", [sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.auth.py", "auth_site.wsgi:application"],
-                   site="auth", cpu=cpu, ready=f"http://127.0.0.1:{port}/healthz", env=extra)
+    return s.start(
+        "auth-rest",
+        [sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.auth.py", "auth_site.wsgi:application"],
+        site="auth",
+        cpu=cpu,
+        ready=f"http://127.0.0.1:{port}/healthz",
+        env=extra,
+    )
 
 
-def chat_asgi(s: Stack, *, auth_target: str, upstream: str, cpu: int | None = SERVICE_CPU,
-              env: dict[str, str] | None = None) -> Service:
+def chat_asgi(
+    s: Stack, *, auth_target: str, upstream: str, cpu: int | None = SERVICE_CPU, env: dict[str, str] | None = None
+) -> Service:
     port = free_port()
     extra = {
-        "AUTH_GRPC_TARGET": auth_target, "CHAT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream,
-        "OPENAI_API_KEY": "sk-bench", "CHAT_RATE_MESSAGES_PER_MINUTE": "1000000", "CHAT_ALLOWED_MODELS": "fake-model",
-        "CHAT_MODEL": "fake-model", **(env or {}),
+        "AUTH_GRPC_TARGET": auth_target,
+        "CHAT_PROVIDER": "openai",
+        "OPENAI_BASE_URL": upstream,
+        "OPENAI_API_KEY": "sk-bench",
+        "CHAT_RATE_MESSAGES_PER_MINUTE": "1000000",
+        "CHAT_ALLOWED_MODELS": "fake-model",
+        "CHAT_MODEL": "fake-model",
+        **(env or {}),
     }
-    argv = [sys.executable, "-m", "uvicorn", "chat_site.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-            "--lifespan", "off", "--log-level", "warning", "--no-access-log", "--ws-max-queue", "1024"]
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "chat_site.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--log-level",
+        "warning",
+        "--no-access-log",
+        "--ws-max-queue",
+        "1024",
+    ]
     service = s.start("chat-asgi", argv, site="chat", cpu=cpu, ready=f"http://127.0.0.1:{port}/healthz", env=extra)
     profile_attach(s, service)
     return service
@@ -268,22 +314,46 @@ def profile_attach(s: Stack, service: Service) -> None:
     Path(out).mkdir(parents=True, exist_ok=True)
     path = Path(out) / f"{service.name}-{service.pid}.txt"
     spy = subprocess.Popen(  # noqa: S603
-        [str(Path(sys.executable).parent / "py-spy"), "record", "--pid", str(service.pid), "--format", "raw", "--rate", "200", "-o", str(path)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(service.pid),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "-o",
+            str(path),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     s.services.append(Service("py-spy", spy, ""))
 
 
-def chat_grpc(s: Stack, *, auth_target: str, upstream: str, cpu: int | None = SERVICE_CPU,
-              env: dict[str, str] | None = None) -> Service:
+def chat_grpc(
+    s: Stack, *, auth_target: str, upstream: str, cpu: int | None = SERVICE_CPU, env: dict[str, str] | None = None
+) -> Service:
     target = f"127.0.0.1:{free_port()}"
     extra = {
-        "AUTH_GRPC_TARGET": auth_target, "CHAT_PROVIDER": "openai", "OPENAI_BASE_URL": upstream,
-        "OPENAI_API_KEY": "sk-bench", "CHAT_RATE_MESSAGES_PER_MINUTE": "1000000", "CHAT_ALLOWED_MODELS": "fake-model",
-        "CHAT_MODEL": "fake-model", **(env or {}),
+        "AUTH_GRPC_TARGET": auth_target,
+        "CHAT_PROVIDER": "openai",
+        "OPENAI_BASE_URL": upstream,
+        "OPENAI_API_KEY": "sk-bench",
+        "CHAT_RATE_MESSAGES_PER_MINUTE": "1000000",
+        "CHAT_ALLOWED_MODELS": "fake-model",
+        "CHAT_MODEL": "fake-model",
+        **(env or {}),
     }
-    return s.start("chat-grpc", [sys.executable, "manage_chat.py", "grpcserve", target, "--grace", "1"],
-                   site="chat", cpu=cpu, ready=target, env=extra)
+    return s.start(
+        "chat-grpc",
+        [sys.executable, "manage_chat.py", "grpcserve", target, "--grace", "1"],
+        site="chat",
+        cpu=cpu,
+        ready=target,
+        env=extra,
+    )
 
 
 @dataclass
@@ -322,9 +392,17 @@ def django_in_process(s: Stack, *, auth_target: str, **extra: str) -> None:
     global _django_ready
     if _django_ready:
         return
-    env = s.env("chat", AUTH_GRPC_TARGET=auth_target, CHAT_RATE_MESSAGES_PER_MINUTE="1000000",
-                CHAT_ALLOWED_MODELS="fake-model", CHAT_MODEL="fake-model", OPENAI_API_KEY="sk-bench",
-                CHAT_PROVIDER="openai", LOG_LEVEL="WARNING", **extra)
+    env = s.env(
+        "chat",
+        AUTH_GRPC_TARGET=auth_target,
+        CHAT_RATE_MESSAGES_PER_MINUTE="1000000",
+        CHAT_ALLOWED_MODELS="fake-model",
+        CHAT_MODEL="fake-model",
+        OPENAI_API_KEY="sk-bench",
+        CHAT_PROVIDER="openai",
+        LOG_LEVEL="WARNING",
+        **extra,
+    )
     os.environ.update(env)
     import django
 

@@ -22,7 +22,9 @@ async def _request(reader, writer, head: bytes, body: bytes) -> tuple[int, bytes
     return status, payload
 
 
-def build(method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b"") -> tuple[bytes, bytes]:
+def build(
+    method: str, path: str, host: str, headers: dict[str, str] | None = None, body: bytes = b""
+) -> tuple[bytes, bytes]:
     lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", "Connection: keep-alive"]
     for k, v in (headers or {}).items():
         lines.append(f"{k}: {v}")
@@ -59,7 +61,7 @@ async def closed_loop(address: str, requests: list[tuple[bytes, bytes]], *, conn
     return {"count": len(latencies), "rate": len(latencies) / wall, "latencies": latencies, "statuses": statuses}
 
 
-CEILING_SERVER = r'''
+CEILING_SERVER = r"""
 import asyncio, sys
 BODY = b'{"conversations":[],"total":0}'
 RESP = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(BODY) + BODY
@@ -75,4 +77,4 @@ async def main():
     print(server.sockets[0].getsockname()[1], flush=True)
     await server.serve_forever()
 asyncio.run(main())
-'''
+"""

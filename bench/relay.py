@@ -25,8 +25,12 @@ class DirectConsumer:
     def __init__(self, base_url: str) -> None:
         cpus = {harness.SERVICE_CPU} if harness.PINNED else None
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "bench.sdk_consumer", base_url], cwd=harness.ROOT, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, preexec_fn=(lambda: __import__("os").sched_setaffinity(0, cpus)) if cpus else None,
+            [sys.executable, "-m", "bench.sdk_consumer", base_url],
+            cwd=harness.ROOT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            preexec_fn=(lambda: __import__("os").sched_setaffinity(0, cpus)) if cpus else None,
         )
 
     def run(self, n: int, concurrency: int) -> dict:
@@ -41,7 +45,11 @@ class DirectConsumer:
 
 async def _ws_open(url: str, user: harness.User):
     return await websockets.connect(
-        url, additional_headers={"Authorization": user.bearer}, compression=None, max_size=2**22, open_timeout=60,
+        url,
+        additional_headers={"Authorization": user.bearer},
+        compression=None,
+        max_size=2**22,
+        open_timeout=60,
         ping_interval=None,
     )
 
@@ -107,11 +115,20 @@ async def _ws_round(sockets: list, conversations: list, n: int) -> list[dict]:
 def _summary(streams: list[dict]) -> dict:
     ttfts = [s["ttft"] for s in streams if s["ttft"] is not None]
     gaps = [g for s in streams for g in s["gaps"]]
-    return {"ttft_p50": pct(ttfts, 50), "ttft_p99": pct(ttfts, 99), "gap_p50": pct(gaps, 50), "gap_p99": pct(gaps, 99),
-            "deltas": sum(s["deltas"] for s in streams), "streams": len(streams), "ttfts": ttfts}
+    return {
+        "ttft_p50": pct(ttfts, 50),
+        "ttft_p99": pct(ttfts, 99),
+        "gap_p50": pct(gaps, 50),
+        "gap_p99": pct(gaps, 99),
+        "deltas": sum(s["deltas"] for s in streams),
+        "streams": len(streams),
+        "ttfts": ttfts,
+    }
 
 
-def relay(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, per_round: int, concurrency: int) -> None:
+def relay(
+    report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, per_round: int, concurrency: int
+) -> None:
     users = harness.sign_up(auth_target, 2)
     for preset in ("realistic", "stress"):
         pacing = PRESETS[preset]
@@ -134,23 +151,64 @@ def relay(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int
         expected = sum(r["svc"]["streams"] for r in rows) * DELTAS
         cpu_ratio = median([r["svc_cpu_per_delta"] / r["dir_cpu_per_delta"] for r in rows])
         b = "a"
-        report.add(b, f"[{label}] direct SDK time to first token p50", median([r["dir"]["ttft_p50"] for r in rows]) * 1e3, "ms")
-        report.add(b, f"[{label}] added time to first token p50", added_ttft_p50 * 1e3, "ms", target="<= 5 ms",
-                   ok=added_ttft_p50 <= 0.005)
-        report.add(b, f"[{label}] added time to first token p99", added_ttft_p99 * 1e3, "ms", target="<= 15 ms",
-                   ok=added_ttft_p99 <= 0.015)
-        report.add(b, f"[{label}] added inter-token gap p50", added_gap_p50 * 1e6, "us", target="<= 50 us",
-                   ok=added_gap_p50 <= 50e-6)
-        report.add(b, f"[{label}] added inter-token gap p99", added_gap_p99 * 1e3, "ms", target="<= 2 ms",
-                   ok=added_gap_p99 <= 0.002)
-        report.add(b, f"[{label}] frames out / deltas in", frames / expected if expected else None, "",
-                   target="= 1.00", ok=frames == expected)
+        report.add(
+            b, f"[{label}] direct SDK time to first token p50", median([r["dir"]["ttft_p50"] for r in rows]) * 1e3, "ms"
+        )
+        report.add(
+            b,
+            f"[{label}] added time to first token p50",
+            added_ttft_p50 * 1e3,
+            "ms",
+            target="<= 5 ms",
+            ok=added_ttft_p50 <= 0.005,
+        )
+        report.add(
+            b,
+            f"[{label}] added time to first token p99",
+            added_ttft_p99 * 1e3,
+            "ms",
+            target="<= 15 ms",
+            ok=added_ttft_p99 <= 0.015,
+        )
+        report.add(
+            b,
+            f"[{label}] added inter-token gap p50",
+            added_gap_p50 * 1e6,
+            "us",
+            target="<= 50 us",
+            ok=added_gap_p50 <= 50e-6,
+        )
+        report.add(
+            b,
+            f"[{label}] added inter-token gap p99",
+            added_gap_p99 * 1e3,
+            "ms",
+            target="<= 2 ms",
+            ok=added_gap_p99 <= 0.002,
+        )
+        report.add(
+            b,
+            f"[{label}] frames out / deltas in",
+            frames / expected if expected else None,
+            "",
+            target="= 1.00",
+            ok=frames == expected,
+        )
         report.add(b, f"[{label}] relay CPU per delta", median([r["svc_cpu_per_delta"] for r in rows]) * 1e6, "us")
-        report.add(b, f"[{label}] bare SDK consumer CPU per delta", median([r["dir_cpu_per_delta"] for r in rows]) * 1e6, "us")
-        report.add(b, f"[{label}] relay CPU / bare SDK CPU per delta", cpu_ratio, "x", target="<= 3x", ok=cpu_ratio <= 3)
-        report.context[f"relay_rounds_{preset}"] = [{k: v for k, v in r.items() if k not in ("svc", "dir")} | {
-            "svc": {k: v for k, v in r["svc"].items() if k != "ttfts"},
-            "dir": {k: v for k, v in r["dir"].items() if k != "ttfts"}} for r in rows]
+        report.add(
+            b, f"[{label}] bare SDK consumer CPU per delta", median([r["dir_cpu_per_delta"] for r in rows]) * 1e6, "us"
+        )
+        report.add(
+            b, f"[{label}] relay CPU / bare SDK CPU per delta", cpu_ratio, "x", target="<= 3x", ok=cpu_ratio <= 3
+        )
+        report.context[f"relay_rounds_{preset}"] = [
+            {k: v for k, v in r.items() if k not in ("svc", "dir")}
+            | {
+                "svc": {k: v for k, v in r["svc"].items() if k != "ttfts"},
+                "dir": {k: v for k, v in r["dir"].items() if k != "ttfts"},
+            }
+            for r in rows
+        ]
 
 
 async def _relay_rounds(url, user, direct, chat_pid, rounds, per_round, concurrency) -> list[dict]:
@@ -166,18 +224,22 @@ async def _relay_rounds(url, user, direct, chat_pid, rounds, per_round, concurre
         s = await _ws_round(sockets, conversations, per_round)
         svc_cpu = harness.cpu_seconds(chat_pid) - cpu0
         svc, dirs = _summary(s), _summary(d["streams"])
-        rows.append({
-            "svc": svc, "dir": dirs,
-            "svc_cpu_per_delta": svc_cpu / max(1, svc["deltas"]),
-            "dir_cpu_per_delta": d["cpu"] / max(1, dirs["deltas"]),
-            "svc_complete": all(x["done"] and x["in_order"] and x["deltas"] == DELTAS for x in s),
-        })
+        rows.append(
+            {
+                "svc": svc,
+                "dir": dirs,
+                "svc_cpu_per_delta": svc_cpu / max(1, svc["deltas"]),
+                "dir_cpu_per_delta": d["cpu"] / max(1, dirs["deltas"]),
+                "svc_complete": all(x["done"] and x["in_order"] and x["deltas"] == DELTAS for x in s),
+            }
+        )
     for ws in sockets:
         await ws.close()
     return rows
 
 
 # --- (b) many streams on one worker -----------------------------------------------------------
+
 
 def concurrent(report: Report, stack: harness.Stack, auth_target: str, *, levels: list[int], idle: int) -> None:
     users = harness.sign_up(auth_target, 10)
@@ -197,8 +259,10 @@ async def _upstream_ceiling(base_url: str, n: int) -> dict:
     """The upstream's own delivery with a raw-socket client (no SDK): n streams at once."""
     host, port = base_url.split("//")[1].split("/")[0].split(":")
     body = json.dumps({"model": "fake-model", "stream": True, "messages": [{"role": "user", "content": "x"}]}).encode()
-    head = (f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    head = (
+        f"POST /v1/chat/completions HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
 
     async def one():
         reader, writer = await asyncio.open_connection(host, int(port))
@@ -218,8 +282,13 @@ async def _upstream_ceiling(base_url: str, n: int) -> dict:
     wall = time.perf_counter() - start
     gaps = [b - a for t in streams for a, b in zip(t, t[1:], strict=False)]
     deltas = sum(len(t) for t in streams)
-    return {"streams": n, "wall_s": wall, "deltas_per_s": deltas / wall, "gap_p99_ms": pct(gaps, 99) * 1e3,
-            "deltas": deltas}
+    return {
+        "streams": n,
+        "wall_s": wall,
+        "deltas_per_s": deltas / wall,
+        "gap_p99_ms": pct(gaps, 99) * 1e3,
+        "deltas": deltas,
+    }
 
 
 async def _concurrent(report, url, users, chat_pid, levels, idle, ceiling) -> None:
@@ -236,15 +305,22 @@ async def _concurrent(report, url, users, chat_pid, levels, idle, ceiling) -> No
     await asyncio.sleep(5)
     idle_cpu = (harness.cpu_seconds(chat_pid) - cpu0) / 5
     per_socket = (rss1 - rss0) / idle
-    report.add(b, f"memory per idle socket ({idle} open)", per_socket / 1024, "KiB", target="<= 64 KiB",
-               ok=per_socket <= 64 * 1024)
+    report.add(
+        b,
+        f"memory per idle socket ({idle} open)",
+        per_socket / 1024,
+        "KiB",
+        target="<= 64 KiB",
+        ok=per_socket <= 64 * 1024,
+    )
     report.add(b, f"service CPU with {idle} idle sockets", idle_cpu * 100, "% of a core")
     conversations = await asyncio.gather(*(_ws_conversation(ws) for ws in sockets[: max(levels)]))
     for n in levels:
         cpu0 = harness.cpu_seconds(chat_pid)
         start = time.perf_counter()
-        results = await asyncio.gather(*(_ws_stream(ws, c) for ws, c in zip(sockets[:n], conversations[:n], strict=True)),
-                                       return_exceptions=True)
+        results = await asyncio.gather(
+            *(_ws_stream(ws, c) for ws, c in zip(sockets[:n], conversations[:n], strict=True)), return_exceptions=True
+        )
         wall = time.perf_counter() - start
         cpu = harness.cpu_seconds(chat_pid) - cpu0
         ok = [r for r in results if isinstance(r, dict)]
@@ -257,15 +333,40 @@ async def _concurrent(report, url, users, chat_pid, levels, idle, ceiling) -> No
         rate = frames / wall
         near = rate >= 0.9 * ceiling["deltas_per_s"] * min(1, n / ceiling["streams"])
         everything = complete == n
-        report.add(b, f"{n} streams: complete with every frame", complete, f"/ {n}", target="all",
-                   ok=everything if n <= 500 else None)
-        report.add(b, f"{n} streams: p99 added gap", added_p99 * 1e3, "ms", target="<= 20 ms" if n <= 500 else "",
-                   ok=(added_p99 <= 0.020) if n <= 500 else None, near_ceiling=near)
+        report.add(
+            b,
+            f"{n} streams: complete with every frame",
+            complete,
+            f"/ {n}",
+            target="all",
+            ok=everything if n <= 500 else None,
+        )
+        report.add(
+            b,
+            f"{n} streams: p99 added gap",
+            added_p99 * 1e3,
+            "ms",
+            target="<= 20 ms" if n <= 500 else "",
+            ok=(added_p99 <= 0.020) if n <= 500 else None,
+            near_ceiling=near,
+        )
         report.add(b, f"{n} streams: errors", errors, "", target="0", ok=errors == 0)
-        report.add(b, f"{n} streams: wall time (ideal {DELTAS * 0.02:.2f} s)", wall, "s",
-                   note=f"service CPU {cpu / wall * 100:.0f}% of its core")
-        report.context[f"concurrent_{n}"] = {"wall_s": wall, "cpu_s": cpu, "frames": frames, "complete": complete,
-                                             "errors": errors, "gap_p50_ms": pct(gaps, 50) * 1e3,
-                                             "gap_p99_ms": pct(gaps, 99) * 1e3, "deltas_per_s": rate}
+        report.add(
+            b,
+            f"{n} streams: wall time (ideal {DELTAS * 0.02:.2f} s)",
+            wall,
+            "s",
+            note=f"service CPU {cpu / wall * 100:.0f}% of its core",
+        )
+        report.context[f"concurrent_{n}"] = {
+            "wall_s": wall,
+            "cpu_s": cpu,
+            "frames": frames,
+            "complete": complete,
+            "errors": errors,
+            "gap_p50_ms": pct(gaps, 50) * 1e3,
+            "gap_p99_ms": pct(gaps, 99) * 1e3,
+            "deltas_per_s": rate,
+        }
         await asyncio.sleep(1)
     await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)

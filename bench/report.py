@@ -37,8 +37,18 @@ class Report:
     context: dict[str, Any] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
 
-    def add(self, bench: str, name: str, value: float | None, unit: str = "", *, target: str = "",
-            ok: bool | None = None, note: str = "", near_ceiling: bool = False) -> Figure:
+    def add(
+        self,
+        bench: str,
+        name: str,
+        value: float | None,
+        unit: str = "",
+        *,
+        target: str = "",
+        ok: bool | None = None,
+        note: str = "",
+        near_ceiling: bool = False,
+    ) -> Figure:
         if value is not None and isinstance(value, float) and math.isnan(value):
             ok = None if ok is None else False
         figure = Figure(bench, name, value, unit, target, ok, note, near_ceiling)

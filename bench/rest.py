@@ -1,3 +1,4 @@
+# ruff: noqa: S603 - bench harness: fixed argv of our own modules; closures run inside their loop iteration
 """(d) Authenticated ``GET /v1/chat/conversations`` on the chat service versus a bare Django
 ``JsonResponse`` view doing the same indexed query in the same server, and the same DRF view
 without authentication (bench-only URLs in ``bench.urls_chat``)."""
@@ -31,13 +32,18 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
 
 def _ceiling(seconds: float) -> float:
     cpus = {harness.SERVICE_CPU} if harness.PINNED else None
-    proc = subprocess.Popen([sys.executable, "-c", httpload.CEILING_SERVER], stdout=subprocess.PIPE, text=True,  # noqa: S603
-                            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", httpload.CEILING_SERVER],
+        stdout=subprocess.PIPE,
+        text=True,  # noqa: S603
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     try:
         port = int(proc.stdout.readline())
         request = httpload.build("GET", "/x", "127.0.0.1")
-        return asyncio.run(httpload.closed_loop(f"127.0.0.1:{port}", [request], connections=CONNECTIONS,
-                                                seconds=seconds))["rate"]
+        return asyncio.run(
+            httpload.closed_loop(f"127.0.0.1:{port}", [request], connections=CONNECTIONS, seconds=seconds)
+        )["rate"]
     finally:
         proc.terminate()
         proc.wait()
@@ -46,8 +52,9 @@ def _ceiling(seconds: float) -> float:
 async def _run(report: Report, chat: harness.Service, user: harness.User, rounds: int, seconds: float) -> None:
     address = chat.address.split("//")[1].split("/")[0]
     host = "127.0.0.1"
-    create = httpload.build("POST", "/v1/chat/conversations", host, {"Authorization": user.bearer},
-                            json.dumps({"title": "bench"}).encode())
+    create = httpload.build(
+        "POST", "/v1/chat/conversations", host, {"Authorization": user.bearer}, json.dumps({"title": "bench"}).encode()
+    )
     await httpload.closed_loop(address, [create], connections=1, seconds=0.5)  # some conversations to list
     variants = {
         "service": httpload.build("GET", "/v1/chat/conversations", host, {"Authorization": user.bearer}),
@@ -68,9 +75,14 @@ async def _run(report: Report, chat: harness.Service, user: harness.User, rounds
     ceiling = await asyncio.to_thread(_ceiling, seconds)
     b = "d"
     svc, bare, noauth = (median(rates[k]) for k in ("service", "bare", "noauth"))
-    report.add(b, "GET /v1/chat/conversations (auth, DRF) requests/s", svc, "req/s",
-               note=f"p99 {median(p99s['service']) * 1e3:.1f} ms, {CONNECTIONS} connections",
-               near_ceiling=svc >= 0.9 * ceiling)
+    report.add(
+        b,
+        "GET /v1/chat/conversations (auth, DRF) requests/s",
+        svc,
+        "req/s",
+        note=f"p99 {median(p99s['service']) * 1e3:.1f} ms, {CONNECTIONS} connections",
+        near_ceiling=svc >= 0.9 * ceiling,
+    )
     report.add(b, "bare JsonResponse view, same query, requests/s", bare, "req/s", near_ceiling=bare >= 0.9 * ceiling)
     report.add(b, "same DRF view without auth, requests/s", noauth, "req/s", near_ceiling=noauth >= 0.9 * ceiling)
     ratio = median([s / b_ for s, b_ in zip(rates["service"], rates["bare"], strict=True)])

@@ -19,7 +19,9 @@ import openai
 async def _one(client: openai.AsyncOpenAI) -> dict:
     start = time.perf_counter()
     stream = await client.chat.completions.create(
-        model="fake-model", messages=[{"role": "user", "content": "bench"}], stream=True,
+        model="fake-model",
+        messages=[{"role": "user", "content": "bench"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     times = []

@@ -1,3 +1,4 @@
+# ruff: noqa: S603 - bench harness: fixed argv of our own modules; closures run inside their loop iteration
 """(g) Sign-in throughput against the Argon2 ceiling measured in the same run (the production
 hasher's cost, on the same core, ``PASSWORD_HASH_CONCURRENCY`` hashes at once), and REST reads'
 p99 latency during a sign-in flood versus without one."""
@@ -14,7 +15,7 @@ from bench import harness, httpload
 from bench.harness import pct
 from bench.report import Report
 
-CEILING = r'''
+CEILING = r"""
 import os, sys, threading, time
 os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings_auth"
 import django; django.setup()
@@ -33,22 +34,33 @@ t0 = time.perf_counter(); [t.start() for t in threads]; [t.join() for t in threa
 print(json.dumps({"rate": count / (time.perf_counter() - t0), "algorithm": hasher.algorithm,
       "time_cost": hasher.time_cost, "memory_cost_kib": hasher.memory_cost, "parallelism": hasher.parallelism,
       "concurrency": settings.PASSWORD_HASH_CONCURRENCY}))
-'''.replace("import os, sys", "import json, os, sys")
+""".replace("import os, sys", "import json, os, sys")
 
 
 def run(report: Report, stack: harness.Stack, auth_target: str, *, seconds: float) -> None:
     cpus = {harness.SERVICE_CPU} if harness.PINNED else None
-    out = subprocess.run([sys.executable, "-c", CEILING, str(seconds)], env=stack.env("auth"), cwd=harness.ROOT,  # noqa: S603
-                         capture_output=True, text=True, check=True,
-                         preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
+    out = subprocess.run(
+        [sys.executable, "-c", CEILING, str(seconds)],
+        env=stack.env("auth"),
+        cwd=harness.ROOT,  # noqa: S603
+        capture_output=True,
+        text=True,
+        check=True,
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
+    )
     ceiling = json.loads(out.stdout.strip().splitlines()[-1])
     admin_email = "bench-admin@example.com"
-    subprocess.run([sys.executable, "manage_auth.py", "createsuperuser", "--noinput", "--email", admin_email],  # noqa: S603
-                   env={**stack.env("auth"), "DJANGO_SUPERUSER_PASSWORD": harness.PASSWORD}, cwd=harness.ROOT,
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "manage_auth.py", "createsuperuser", "--noinput", "--email", admin_email],  # noqa: S603
+        env={**stack.env("auth"), "DJANGO_SUPERUSER_PASSWORD": harness.PASSWORD},
+        cwd=harness.ROOT,
+        check=True,
+        capture_output=True,
+    )
     user = harness.sign_up(auth_target)[0]
-    auth = harness.auth_rest(stack, env={"GUNICORN_MAX_REQUESTS": "0",
-                                          "PROMETHEUS_MULTIPROC_DIR": str(stack.tmp / "prom")})
+    auth = harness.auth_rest(
+        stack, env={"GUNICORN_MAX_REQUESTS": "0", "PROMETHEUS_MULTIPROC_DIR": str(stack.tmp / "prom")}
+    )
     (stack.tmp / "prom").mkdir(exist_ok=True)
     try:
         asyncio.run(_run(report, auth, user, admin_email, ceiling, seconds))
@@ -62,8 +74,9 @@ async def _run(report, auth, user, admin_email, ceiling, seconds) -> None:
     host = "127.0.0.1"
 
     def signin(email):
-        return httpload.build("POST", "/v1/auth/signin", host, body=json.dumps(
-            {"email": email, "password": harness.PASSWORD}).encode())
+        return httpload.build(
+            "POST", "/v1/auth/signin", host, body=json.dumps({"email": email, "password": harness.PASSWORD}).encode()
+        )
 
     admin = await httpload.closed_loop(address, [signin(admin_email)], connections=1, seconds=0.01)
     assert admin["statuses"] == {200: admin["count"]}, admin["statuses"]
@@ -77,25 +90,54 @@ async def _run(report, auth, user, admin_email, ceiling, seconds) -> None:
     flood = await httpload.closed_loop(address, [signin(user.email)], connections=flood_clients, seconds=seconds)
     rate = flood["rate"]
     quiet = await httpload.closed_loop(address, [read], connections=1, seconds=seconds)
-    flood_task = asyncio.create_task(httpload.closed_loop(address, [signin(user.email)], connections=flood_clients,
-                                                          seconds=seconds + 0.5))
+    flood_task = asyncio.create_task(
+        httpload.closed_loop(address, [signin(user.email)], connections=flood_clients, seconds=seconds + 0.5)
+    )
     await asyncio.sleep(0.25)
     busy = await httpload.closed_loop(address, [read], connections=1, seconds=seconds)
     during = await flood_task
     quiet_p99, busy_p99 = pct(quiet["latencies"], 99), pct(busy["latencies"], 99)
     b = "g"
     owasp = ceiling["memory_cost_kib"] >= 19 * 1024 and ceiling["time_cost"] >= 2 and ceiling["parallelism"] >= 1
-    report.add(b, "production hash cost (argon2id)", ceiling["memory_cost_kib"] / 1024, "MiB",
-               target="m>=19 MiB, t>=2, p>=1", ok=owasp,
-               note=f"t={ceiling['time_cost']}, p={ceiling['parallelism']}")
-    report.add(b, "Argon2 verify ceiling on the service core", ceiling["rate"], "hashes/s",
-               note=f"{ceiling['concurrency']} at once (PASSWORD_HASH_CONCURRENCY)")
-    report.add(b, "sign-ins/s through REST (gunicorn, 1 worker)", rate, "/s",
-               note=f"{flood_clients} clients; statuses {flood['statuses']}", near_ceiling=rate >= 0.9 * ceiling["rate"])
-    report.add(b, "sign-ins/s / hash ceiling", rate / ceiling["rate"], "x", target=">= 0.8", ok=rate / ceiling["rate"] >= 0.8)
+    report.add(
+        b,
+        "production hash cost (argon2id)",
+        ceiling["memory_cost_kib"] / 1024,
+        "MiB",
+        target="m>=19 MiB, t>=2, p>=1",
+        ok=owasp,
+        note=f"t={ceiling['time_cost']}, p={ceiling['parallelism']}",
+    )
+    report.add(
+        b,
+        "Argon2 verify ceiling on the service core",
+        ceiling["rate"],
+        "hashes/s",
+        note=f"{ceiling['concurrency']} at once (PASSWORD_HASH_CONCURRENCY)",
+    )
+    report.add(
+        b,
+        "sign-ins/s through REST (gunicorn, 1 worker)",
+        rate,
+        "/s",
+        note=f"{flood_clients} clients; statuses {flood['statuses']}",
+        near_ceiling=rate >= 0.9 * ceiling["rate"],
+    )
+    report.add(
+        b, "sign-ins/s / hash ceiling", rate / ceiling["rate"], "x", target=">= 0.8", ok=rate / ceiling["rate"] >= 0.8
+    )
     report.add(b, "REST read p99 without a flood", quiet_p99 * 1e3, "ms", note="GET /v1/users (admin)")
-    report.add(b, "REST read p99 during a sign-in flood", busy_p99 * 1e3, "ms",
-               note=f"flood {during['rate']:.1f} sign-ins/s")
-    report.add(b, "read p99 with flood / without", busy_p99 / quiet_p99, "x", target="<= 2x", ok=busy_p99 / quiet_p99 <= 2)
-    report.add(b, "non-2xx answers", sum(v for k, v in {**quiet["statuses"], **busy["statuses"]}.items() if k != 200),
-               "", target="0", ok=all(k == 200 for k in {**quiet["statuses"], **busy["statuses"]}))
+    report.add(
+        b, "REST read p99 during a sign-in flood", busy_p99 * 1e3, "ms", note=f"flood {during['rate']:.1f} sign-ins/s"
+    )
+    report.add(
+        b, "read p99 with flood / without", busy_p99 / quiet_p99, "x", target="<= 2x", ok=busy_p99 / quiet_p99 <= 2
+    )
+    report.add(
+        b,
+        "non-2xx answers",
+        sum(v for k, v in {**quiet["statuses"], **busy["statuses"]}.items() if k != 200),
+        "",
+        target="0",
+        ok=all(k == 200 for k in {**quiet["statuses"], **busy["statuses"]}),
+    )

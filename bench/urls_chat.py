@@ -23,14 +23,20 @@ def bare_conversations(request):
     user_id = uuid.UUID(request.GET["user"])
     queryset = Conversation.objects.filter(user_id=user_id).order_by("-last_activity_at", "-id")
     rows = list(queryset.values("id", "title", "created_at", "updated_at")[:20])
-    return JsonResponse({
-        "conversations": [
-            {"id": str(r["id"]), "title": r["title"], "created_at": r["created_at"].isoformat(),
-             "updated_at": r["updated_at"].isoformat()}
-            for r in rows
-        ],
-        "total": queryset.count(),
-    })
+    return JsonResponse(
+        {
+            "conversations": [
+                {
+                    "id": str(r["id"]),
+                    "title": r["title"],
+                    "created_at": r["created_at"].isoformat(),
+                    "updated_at": r["updated_at"].isoformat(),
+                }
+                for r in rows
+            ],
+            "total": queryset.count(),
+        }
+    )
 
 
 class _TrustedUser:

@@ -10,7 +10,9 @@ from chat_site.asgi import application
 
 
 def connect(who) -> WebsocketCommunicator:
-    return WebsocketCommunicator(application, "/ws/chat/", headers=[(b"authorization", f"Bearer {who.access}".encode())])
+    return WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"authorization", f"Bearer {who.access}".encode())]
+    )
 
 
 async def frames_until(ws: WebsocketCommunicator, kinds=("done", "error"), timeout: float = 10) -> list[dict]:

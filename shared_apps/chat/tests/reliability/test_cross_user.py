@@ -21,8 +21,12 @@ def alices(api, alice, upstream):
     upstream.enqueue(reply(["secret ", "answer"]))
     response = api.post("/v1/chat/conversations", {"title": "alice only"}, format="json", **alice.headers)
     conversation_id = response.json()["id"]
-    sent = api.post(f"/v1/chat/conversations/{conversation_id}/messages", {"content": "secret question"},
-                    format="json", **alice.headers)
+    sent = api.post(
+        f"/v1/chat/conversations/{conversation_id}/messages",
+        {"content": "secret question"},
+        format="json",
+        **alice.headers,
+    )
     assert sent.status_code == 201
     return conversation_id, sent.json()["assistant_message"]["id"]
 
@@ -58,10 +62,14 @@ def test_grpc_every_conversation_rpc_is_not_found_for_another_user(grpc_channel,
         lambda: chat.GetHistory(chat_pb2.GetHistoryRequest(conversation_id=conversation_id), metadata=md),
         lambda: chat.SendMessage(chat_pb2.ChatRequest(message="hi", conversation_id=conversation_id), metadata=md),
         lambda: chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", conversation_id=conversation_id), metadata=md),
-        lambda: list(chat.StreamChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", conversation_id=conversation_id),
-                                           metadata=md)),
-        lambda: list(chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=conversation_id), metadata=md,
-                                         timeout=5)),
+        lambda: list(
+            chat.StreamChatWithAI(
+                chat_pb2.ChatWithAIRequest(message="hi", conversation_id=conversation_id), metadata=md
+            )
+        ),
+        lambda: list(
+            chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=conversation_id), metadata=md, timeout=5)
+        ),
     ]
     for call in calls:
         with pytest.raises(grpc.RpcError) as exc:

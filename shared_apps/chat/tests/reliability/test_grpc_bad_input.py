@@ -35,7 +35,9 @@ def test_bad_fields_are_never_internal(grpc_channel, alice, upstream):
             lambda b=bad: chat.GetHistory(chat_pb2.GetHistoryRequest(conversation_id=b), metadata=md),
             lambda b=bad: chat.SendMessage(chat_pb2.ChatRequest(message="hi", conversation_id=b), metadata=md),
             lambda b=bad: chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", conversation_id=b), metadata=md),
-            lambda b=bad: chat.StreamChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", conversation_id=b), metadata=md),
+            lambda b=bad: chat.StreamChatWithAI(
+                chat_pb2.ChatWithAIRequest(message="hi", conversation_id=b), metadata=md
+            ),
             lambda b=bad: chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=b), metadata=md, timeout=2),
         ]
     calls += [
@@ -45,7 +47,9 @@ def test_bad_fields_are_never_internal(grpc_channel, alice, upstream):
         lambda: chat.CreateConversation(chat_pb2.Conversation(title=HUGE), metadata=md),
         lambda: chat.CreateConversation(chat_pb2.Conversation(title="nul \x00"), metadata=md),
         lambda: chat.ListConversations(chat_pb2.ListConversationsRequest(limit=-5, offset=-1), metadata=md),
-        lambda: chat.ListConversations(chat_pb2.ListConversationsRequest(limit=2**31 - 1, offset=2**31 - 1), metadata=md),
+        lambda: chat.ListConversations(
+            chat_pb2.ListConversationsRequest(limit=2**31 - 1, offset=2**31 - 1), metadata=md
+        ),
         lambda: chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", temperature=-3), metadata=md),
         lambda: chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", max_tokens=-1), metadata=md),
         lambda: chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="hi", model="x" * 1000), metadata=md),
@@ -62,12 +66,21 @@ def test_wrong_wire_types_are_never_internal(grpc_channel, alice):
     decode as unknown fields; our code must then answer as for a missing field. Bytes that do
     not decode at all are refused by grpcio itself before any of our code runs (it answers
     INTERNAL, "Exception deserializing request", a fixed behaviour of the library)."""
-    wrong_types = [b"\x08\x96\x01", b"\x0a\x03abc", b"\x10\x01", b"\x12\x03abc", b"\x1a\x00", b"\x25\x00\x00\x80\x7f",
-                   b"\x28\xff\xff\xff\xff\x0f"]
+    wrong_types = [
+        b"\x08\x96\x01",
+        b"\x0a\x03abc",
+        b"\x10\x01",
+        b"\x12\x03abc",
+        b"\x1a\x00",
+        b"\x25\x00\x00\x80\x7f",
+        b"\x28\xff\xff\xff\xff\x0f",
+    ]
     methods = ["ListConversations", "GetHistory", "SendMessage", "CreateConversation", "ChatWithAI"]
     codes = {}
     for method in methods:
-        call = grpc_channel.unary_unary(f"/chat.ChatService/{method}", request_serializer=None, response_deserializer=None)
+        call = grpc_channel.unary_unary(
+            f"/chat.ChatService/{method}", request_serializer=None, response_deserializer=None
+        )
         for payload in wrong_types:
             try:
                 call(payload, metadata=alice.metadata, timeout=10)
@@ -76,10 +89,12 @@ def test_wrong_wire_types_are_never_internal(grpc_channel, alice):
                 codes[(method, payload)] = exc.code()
     assert not NEVER & set(codes.values()), {k: v for k, v in codes.items() if v in NEVER}
     # undecodable bytes: grpcio's own INTERNAL, and the server keeps serving
-    call = grpc_channel.unary_unary("/chat.ChatService/ListConversations", request_serializer=None,
-                                    response_deserializer=None)
+    call = grpc_channel.unary_unary(
+        "/chat.ChatService/ListConversations", request_serializer=None, response_deserializer=None
+    )
     with pytest.raises(grpc.RpcError):
         call(b"\xff" * 10, metadata=alice.metadata, timeout=10)
-    ok = chat_pb2_grpc.ChatServiceStub(grpc_channel).ListConversations(chat_pb2.ListConversationsRequest(),
-                                                                        metadata=alice.metadata)
+    ok = chat_pb2_grpc.ChatServiceStub(grpc_channel).ListConversations(
+        chat_pb2.ListConversationsRequest(), metadata=alice.metadata
+    )
     assert ok.total >= 0

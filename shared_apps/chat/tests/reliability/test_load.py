@@ -40,8 +40,12 @@ async def _load(auth_service, users: int, messages: int) -> tuple[dict, list]:
         for i in range(messages):
             cid = f"rest-{person.user_id}-{i}"
             sent[cid] = f"rest message {i} of {person.email}"
-            response = api.post(f"/v1/chat/conversations/{conversation}/messages",
-                                {"content": sent[cid], "client_message_id": cid}, format="json", **person.headers)
+            response = api.post(
+                f"/v1/chat/conversations/{conversation}/messages",
+                {"content": sent[cid], "client_message_id": cid},
+                format="json",
+                **person.headers,
+            )
             assert response.status_code == 201, response.content
             finals.append({"type": "done", "message": response.json()["assistant_message"]})
 

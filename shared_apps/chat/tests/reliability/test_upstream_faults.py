@@ -68,7 +68,9 @@ def test_grpc_stream_ends_unavailable_or_deadline_and_keeps_what_arrived(grpc_ch
     upstream.enqueue(FAULTS[fault][0]())
     events = []
     with pytest.raises(grpc.RpcError) as exc:
-        for event in chat.StreamChatWithAI(chat_pb2.ChatWithAIRequest(message=f"fault {fault}"), metadata=alice.metadata):
+        for event in chat.StreamChatWithAI(
+            chat_pb2.ChatWithAIRequest(message=f"fault {fault}"), metadata=alice.metadata
+        ):
             events.append(event)
     assert exc.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), exc.value.code()
     start = next(e.start for e in events if e.HasField("start"))
