@@ -152,7 +152,7 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
             await mirror.flush()
     try:
         message = await _finish_save(
-            message_id=message_id,
+            message=plan.assistant_message,
             content="".join(parts),
             seq=len(parts),
             status=status,
@@ -198,7 +198,7 @@ async def _finish_save(**fields) -> Message | None:
         except Exception as exc:  # noqa: BLE001
             logger.warning(
                 "reply_final_save_retry",
-                message_id=str(fields["message_id"]),
+                message_id=str(fields["message"].id),
                 attempt=attempt,
                 error=type(exc).__name__,
             )

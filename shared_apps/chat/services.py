@@ -161,29 +161,34 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + 3) // 4 + PER_MESSAGE_OVERHEAD_TOKENS
 
 
-def prompt_build(*, conversation: Conversation, new_content: str, reserve: int) -> list[PromptMessage]:
+def prompt_build(
+    *, conversation: Conversation, new_content: str, reserve: int, history: bool = True
+) -> list[PromptMessage]:
     """The system prompt, then as many earlier turns as fit the context budget (newest kept
     first), then the new message. The budget leaves ``reserve`` tokens for the reply."""
     system = conversation.system_prompt or settings.CHAT_SYSTEM_PROMPT
     budget = settings.CHAT_CONTEXT_TOKENS - reserve - estimate_tokens(new_content)
     if system:
         budget -= estimate_tokens(system)
-    history: list[PromptMessage] = []
-    earlier = (
-        Message.objects.filter(conversation=conversation, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
-        .exclude(content="")
-        .order_by("-created_at", "-id")
-        .values_list("role", "content")[:HISTORY_SCAN_LIMIT]
-    )
+    turns: list[PromptMessage] = []
+    if not history:  # a conversation created for this message has no earlier turns
+        earlier = []
+    else:
+        earlier = (
+            Message.objects.filter(conversation=conversation, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
+            .exclude(content="")
+            .order_by("-created_at", "-id")
+            .values_list("role", "content")[:HISTORY_SCAN_LIMIT]
+        )
     for role, content in earlier:
         cost = estimate_tokens(content)
         if cost > budget:
             break
         budget -= cost
-        history.append(PromptMessage(role=role, content=content))
-    history.reverse()
+        turns.append(PromptMessage(role=role, content=content))
+    turns.reverse()
     prefix = [PromptMessage(role="system", content=system)] if system else []
-    return [*prefix, *history, PromptMessage(role="user", content=new_content)]
+    return [*prefix, *turns, PromptMessage(role="user", content=new_content)]
 
 
 def _existing_plan(*, user_id: uuid.UUID, conversation_id: str | None, client_message_id: str) -> ReplyPlan | None:
@@ -214,7 +219,7 @@ def reply_prepare(
     request_id: str | None = None,
 ) -> ReplyPlan:
     """Validate, apply the limits, store the user message and an empty ``streaming``
-    assistant message in one transaction, and build the request for the model.
+    assistant message (one INSERT), and build the request for the model.
 
     A ``client_message_id`` already used returns the first plan (``existing=True``) and
     the caller makes no model call. Everything is refused before anything is stored.
@@ -222,8 +227,9 @@ def reply_prepare(
     content = content_clean(content)
     client_message_id = _client_message_id_clean(client_message_id)
     temperature, max_tokens = _params_clean(temperature, max_tokens)
-    if client_message_id:
-        existing = _existing_plan(user_id=user_id, conversation_id=conversation_id, client_message_id=client_message_id)
+    if client_message_id and not conversation_id:
+        # Without a conversation the unique constraint cannot see a repeat: look it up.
+        existing = _existing_plan(user_id=user_id, conversation_id=None, client_message_id=client_message_id)
         if existing is not None:
             return existing
     conversation = conversation_get(user_id=user_id, conversation_id=conversation_id) if conversation_id else None
@@ -231,15 +237,19 @@ def reply_prepare(
     limits.token_budget_check(user_id=user_id)
     limits.message_rate_consume(user_id=user_id)
     provider = provider_get()
+    reserve = max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS)
+    # Few round trips on the way to the first token (a hot path): an existing conversation
+    # costs its lookup and its history, then one transaction with one INSERT of both messages
+    # and the activity touch; a new one is created in that transaction and has no history.
+    # A repeated client_message_id in a conversation is caught by the unique constraint.
+    prompt = None
+    if conversation is not None:
+        prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve)
     try:
         with transaction.atomic():
             if conversation is None:
                 conversation = _conversation_for_message(user_id=user_id, conversation_id=None, content=content)
-            prompt = prompt_build(
-                conversation=conversation,
-                new_content=content,
-                reserve=max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS),
-            )
+                prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve, history=False)
             now = timezone.now()
             user_message = Message(
                 conversation=conversation,
@@ -260,7 +270,8 @@ def reply_prepare(
                 created_at=now + timedelta(microseconds=1),
             )
             Message.objects.bulk_create([user_message, assistant])
-            _touch(conversation)
+            if conversation_id:
+                _touch(conversation)  # a new conversation was created with this activity time
             events.message_created_after_commit(user_message)
             events.reply_started_after_commit(assistant)
     except IntegrityError:
@@ -295,7 +306,7 @@ def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> boo
 
 def reply_finish_save(
     *,
-    message_id: uuid.UUID,
+    message: Message,
     content: str,
     seq: int,
     status: str,
@@ -304,15 +315,19 @@ def reply_finish_save(
     error_code: str = "",
 ) -> Message | None:
     """Store the reply's final state (complete, failed or cancelled) and its token usage.
-    Returns None when the message is gone (its conversation was deleted meanwhile)."""
-    now = timezone.now()
+
+    One UPDATE in the common case (the row is still ``streaming``); ``message`` is updated
+    in memory rather than read back. If another process cancelled the reply meanwhile, the
+    content is stored and ``cancelled`` kept. Returns None when the message is gone (its
+    conversation was deleted meanwhile).
+    """
     fields = {
         "content": content,
         "seq": seq,
         "status": status,
         "finish_reason": finish_reason[:32],
         "error_code": error_code[:32],
-        "updated_at": now,
+        "updated_at": timezone.now(),
     }
     if usage is not None:
         fields.update(
@@ -320,16 +335,15 @@ def reply_finish_save(
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
         )
-    with transaction.atomic():
-        current = Message.objects.select_for_update().filter(id=message_id).values_list("status", flat=True).first()
+    if not Message.objects.filter(id=message.id, status=Message.Status.STREAMING).update(**fields):
+        current = Message.objects.filter(id=message.id).values_list("status", flat=True).first()
         if current is None:
             return None
-        if current == Message.Status.CANCELLED:
-            fields["status"] = Message.Status.CANCELLED  # cancelled from another process meanwhile
-        Message.objects.filter(id=message_id).update(**fields)
-        message = Message.objects.select_related("conversation").get(id=message_id)
-        Conversation.objects.filter(id=message.conversation_id).update(last_activity_at=now, updated_at=now)
-        events.reply_finished_after_commit(message)
+        fields["status"] = current if current == Message.Status.CANCELLED else status
+        Message.objects.filter(id=message.id).update(**fields)
+    for name, value in fields.items():
+        setattr(message, name, value)
+    events.reply_finished_after_commit(message)
     if usage is not None:
         limits.token_usage_record(user_id=message.user_id, tokens=usage.total_tokens)
     return message
