@@ -7,7 +7,7 @@ PASSWORD_HASH_CONCURRENCY), so a few processes with a few threads each keep the 
 without one connection per thread to the database (production settings pool them).
 
 Environment (defaults in brackets): PORT [8081] or GUNICORN_BIND; WEB_CONCURRENCY [2]
-worker processes; GUNICORN_THREADS [4]; GUNICORN_TIMEOUT [30] seconds a request may take
+worker processes; GUNICORN_THREADS [8]; GUNICORN_TIMEOUT [30] seconds a request may take
 before its worker is restarted; GUNICORN_GRACEFUL_TIMEOUT [25] seconds in-flight requests
 get after SIGTERM (keep it below the pod's terminationGracePeriodSeconds);
 GUNICORN_KEEPALIVE [75] (longer than the ingress's upstream keep-alive, so the proxy, not
@@ -36,7 +36,7 @@ wsgi_app = "auth_site.wsgi:application"
 bind = bind_from_env(8081)
 worker_class = "gthread"
 workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
-threads = env_int("GUNICORN_THREADS", 4, minimum=1)
+threads = env_int("GUNICORN_THREADS", 8, minimum=1)  # more than hashing slots + waiters: reads stay served
 timeout = env_int("GUNICORN_TIMEOUT", 30, minimum=1)
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 25, minimum=0)
 keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)

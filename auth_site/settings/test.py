@@ -8,6 +8,7 @@ LOGGING = logging_config("console")
 # Argon2 stays first (the algorithm under test) but with a small cost so the suite is quick.
 PASSWORD_HASHERS = ["shared_apps.core.testing.FastArgon2PasswordHasher"]
 PASSWORD_HASH_CONCURRENCY = 8
+PASSWORD_HASH_MAX_WAITING = 64  # parallel-refresh and throttle tests sign in many at once
 # gRPC worker threads of the in-process test servers close their connection after each call
 # (django-grpc-framework's request signals), so the test database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

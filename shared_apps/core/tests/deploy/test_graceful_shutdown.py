@@ -88,7 +88,13 @@ def test_grpcserve_finishes_calls_in_flight_on_sigterm_exits_0_and_serves_metric
     # so several sign-ups queue behind each other and are still running at the signal
     env, _ = auth_prod
     port, metrics_port = free_port(), free_port()
-    env = {**env, "GRPC_METRICS_PORT": str(metrics_port), "PASSWORD_HASH_CONCURRENCY": "1"}
+    env = {
+        **env,
+        "GRPC_METRICS_PORT": str(metrics_port),
+        "PASSWORD_HASH_CONCURRENCY": "1",
+        "PASSWORD_HASH_MAX_WAITING": "3",
+        "PASSWORD_HASH_WAIT_SECONDS": "30",
+    }
     proc = subprocess.Popen(
         [PYTHON, "manage_auth.py", "grpcserve", f"127.0.0.1:{port}", "--grace", "20"],
         cwd=ROOT,
