@@ -106,7 +106,13 @@ GRPC_FRAMEWORK = {"ROOT_HANDLERS_HOOK": "chat_site.grpc_handlers.grpc_handlers"}
 GRPC_PUBLIC_METHODS: set[str] = set()
 GRPC_DEFAULT_ADDRESS = env_str("GRPC_ADDRESS", "127.0.0.1:8082")
 GRPC_SERVICE_NAMES = ["chat.ChatService"]
-GRPC_MAX_WORKERS = env_int("GRPC_MAX_WORKERS", 64, minimum=1)
+# Each stream (StreamChatWithAI, StreamMessages) holds a worker thread for its length; at
+# most GRPC_MAX_STREAMS run at once, so the remaining threads always serve unary calls and
+# health checks. Threads here mostly wait, so many are cheap.
+GRPC_MAX_WORKERS = env_int("GRPC_MAX_WORKERS", 256, minimum=2)
+GRPC_MAX_STREAMS = env_int("GRPC_MAX_STREAMS", max(1, GRPC_MAX_WORKERS - 32), minimum=1)
+if GRPC_MAX_STREAMS >= GRPC_MAX_WORKERS:
+    raise ConfigError("GRPC_MAX_STREAMS must be below GRPC_MAX_WORKERS (threads must remain for other calls)")
 GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 30, minimum=0)
 GRPC_ON_START = "shared_apps.authn.revocation.revocation_feed_start"
 

@@ -3,9 +3,12 @@ as REST and the websocket. Errors are mapped once, by ``ErrorMappingInterceptor`
 
 from __future__ import annotations
 
+import threading
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
+from django.conf import settings
 from django_grpc_framework.services import Service
 
 from protos import chat_pb2
@@ -70,6 +73,28 @@ def _reply_prepare(request: chat_pb2.ChatWithAIRequest, context: grpc.ServicerCo
     )
 
 
+_stream_slots: threading.BoundedSemaphore | None = None
+_stream_slots_lock = threading.Lock()
+
+
+@contextmanager
+def stream_slot(context: grpc.ServicerContext):
+    """Hold one of GRPC_MAX_STREAMS slots for a stream's length, or refuse it at once:
+    streams must never take the threads that unary calls and health checks need."""
+    global _stream_slots
+    if _stream_slots is None:
+        with _stream_slots_lock:
+            if _stream_slots is None:
+                _stream_slots = threading.BoundedSemaphore(settings.GRPC_MAX_STREAMS)
+    slots = _stream_slots
+    if not slots.acquire(blocking=False):
+        context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "Too many streams on this server; retry shortly.")
+    try:
+        yield
+    finally:
+        slots.release()
+
+
 async def _launch(plan: ReplyPlan) -> None:
     if not plan.existing:
         replies.reply_launch(plan)
@@ -121,6 +146,10 @@ class ChatService(Service):
         )
 
     def StreamChatWithAI(self, request, context):  # noqa: N802
+        with stream_slot(context):
+            yield from self._stream_chat_with_ai(request, context)
+
+    def _stream_chat_with_ai(self, request, context):
         principal = context_principal(context)
         plan = _reply_prepare(request, context)
         yield chat_pb2.ChatStreamEvent(
@@ -152,6 +181,10 @@ class ChatService(Service):
                 raise replies.error_from_frame(frame)
 
     def StreamMessages(self, request, context):  # noqa: N802
+        with stream_slot(context):
+            yield from self._stream_messages(request, context)
+
+    def _stream_messages(self, request, context):
         principal = context_principal(context)
         events = realtime.iterate_sync(
             lambda: follow.conversation_follow(user_id=principal.user_id, conversation_id=request.conversation_id),

@@ -146,3 +146,26 @@ def test_model_not_allowed_is_invalid_argument(chat, alice, upstream):
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert "not allowed" in exc.value.details()
     assert upstream.chat_requests == []
+
+
+def test_streams_beyond_the_limit_are_refused_and_health_still_answers(chat, grpc_channel, alice, settings):
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    import shared_apps.chat.grpc_api.servicers as servicers
+
+    settings.GRPC_MAX_STREAMS = 1
+    servicers._stream_slots = None
+    try:
+        created = chat.CreateConversation(chat_pb2.Conversation(title="x"), metadata=alice.metadata)
+        chat.SendMessage(chat_pb2.ChatRequest(message="m", conversation_id=created.id), metadata=alice.metadata)
+        request = chat_pb2.StreamMessageRequest(conversation_id=created.id)
+        first = chat.StreamMessages(request, metadata=alice.metadata)
+        assert next(first).message.content == "m"  # holds the only stream slot
+        with pytest.raises(grpc.RpcError) as exc:
+            next(chat.StreamMessages(request, metadata=alice.metadata))
+        assert exc.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        health = health_pb2_grpc.HealthStub(grpc_channel).Check(health_pb2.HealthCheckRequest(), timeout=2)
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
+        first.cancel()
+    finally:
+        servicers._stream_slots = None
