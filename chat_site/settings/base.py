@@ -123,6 +123,9 @@ _ = env_bool  # re-exported for environment modules
 GRPC_ON_STOP = "shared_apps.chat.replies.replies_drain_sync"
 # On shutdown, replies in flight get this long to finish before they are stored as cancelled.
 CHAT_SHUTDOWN_GRACE_SECONDS = env_float("CHAT_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0)
+# Threads that run ORM work for the event loop (replies, sockets); keep it at or below the
+# production connection pool (DB_POOL_MAX_SIZE) so no thread waits for a connection.
+CHAT_DB_THREADS = env_int("CHAT_DB_THREADS", 10, minimum=1)
 
 # --- web chat page (/app/, shared_apps.chat.web) ------------------------------------------------
 # The auth service's base URL as the browser reaches it: the page signs in there (cross-origin;

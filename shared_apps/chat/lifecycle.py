@@ -38,6 +38,7 @@ class ChatLifecycleMiddleware:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                realtime.db_executor_install(asyncio.get_running_loop())
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:

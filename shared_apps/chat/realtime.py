@@ -29,8 +29,19 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
                 _loop = loop
 
 
+def db_executor_install(loop: asyncio.AbstractEventLoop) -> None:
+    """The loop's default executor runs ORM work (``replies.db``): size it from
+    ``CHAT_DB_THREADS`` instead of Python's min(32, cores + 4)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.conf import settings
+
+    loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="db"))
+
+
 def _start_background_loop() -> asyncio.AbstractEventLoop:
     loop = asyncio.new_event_loop()
+    db_executor_install(loop)
     ready = threading.Event()
 
     def run() -> None:
