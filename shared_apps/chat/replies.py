@@ -240,10 +240,20 @@ async def reply_events(*, user_id: uuid.UUID, message_id: str, after_seq: int = 
         async def still_streaming() -> bool:
             return await db(_is_streaming)(message.id)
 
-        async for frame in streams.redis_read(str(message.id), after_seq, still_streaming=still_streaming):
-            yield frame
-            if frame["type"] in ("done", "error"):
-                return
+        from redis.exceptions import RedisError
+
+        try:
+            async for frame in streams.redis_read(str(message.id), after_seq, still_streaming=still_streaming):
+                yield frame
+                if frame["type"] in ("done", "error"):
+                    return
+        except (RedisError, OSError) as exc:
+            # Without this the reader's task died silently and the client waited forever.
+            logger.warning("reply_resume_redis_unavailable", message_id=str(message.id), error=type(exc).__name__)
+            raise ServiceUnavailable(
+                "The reply is being produced by another process and cannot be followed while Redis is "
+                "unavailable; resume again shortly."
+            ) from exc
         message = await db(Message.objects.get)(id=message.id)
     while message.status == Message.Status.STREAMING:
         # Produced elsewhere with no shared log, or its process died: wait for the stored end.
