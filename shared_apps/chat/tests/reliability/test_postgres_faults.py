@@ -117,7 +117,8 @@ async def test_backends_terminated_during_streaming_and_rest(alice, upstream, se
     finals = [first + await frames_until(ws, timeout=40) for ws, first in zip(sockets, firsts, strict=True)]
     waited = time.monotonic() - started
     print(
-        f"\npostgres: terminated {terminated} backends; REST {[r[1] for r in rest_results]}; sockets done in {waited:.1f} s"
+        f"\npostgres: terminated {terminated} backends; REST {[r[1] for r in rest_results]}; "
+        f"sockets done in {waited:.1f} s"
     )
     assert not rest.is_alive()
     assert sum(terminated) > 0
