@@ -1,6 +1,6 @@
 """Settings of the auth service. Environment-specific modules import this one."""
 
-from shared_apps.core.config import BASE_DIR, env_database, env_float, env_int, env_list, env_str
+from shared_apps.core.config import BASE_DIR, env_database, env_int, env_list, env_str
 from shared_apps.core.settings_common import *  # noqa: F403
 from shared_apps.core.settings_common import DEV_JWT_SIGNING_KEY, JWT_ALGORITHM, SPECTACULAR_SETTINGS
 
@@ -52,9 +52,10 @@ SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 30, minimum=1
 SIGNIN_FAILURE_WINDOW_SECONDS = env_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
 # At most this many Argon2 hashes run at once per process (each takes ~100 MiB and a core).
 PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 2, minimum=1)
-# Beyond the running hashes, this many callers may wait (each this long); more are told to retry.
+# Beyond the running hashes, this many callers may wait; more are told to retry (429).
 PASSWORD_HASH_MAX_WAITING = env_int("PASSWORD_HASH_MAX_WAITING", 2, minimum=0)
-PASSWORD_HASH_WAIT_SECONDS = env_float("PASSWORD_HASH_WAIT_SECONDS", 2.0, minimum=0.0)
+# Hashing threads run at this nice level (0-19), so cheap requests get the CPU first.
+PASSWORD_HASH_NICE = env_int("PASSWORD_HASH_NICE", 10, minimum=0)
 
 # --- gRPC ---------------------------------------------------------------------------------
 GRPC_FRAMEWORK = {"ROOT_HANDLERS_HOOK": "auth_site.grpc_handlers.grpc_handlers"}

@@ -1,66 +1,99 @@
-"""Password hashing with a cap on how many hashes run, and wait, at once in this process.
+"""Password hashing on a small, low-priority thread pool, with admission control.
 
-Argon2 is deliberately expensive (~100 MiB and a core for a moment). Without a cap a
-sign-in flood would occupy every worker thread and starve cheap requests: at most
-``PASSWORD_HASH_CONCURRENCY`` hashes run, at most ``PASSWORD_HASH_MAX_WAITING`` callers
-wait (each up to ``PASSWORD_HASH_WAIT_SECONDS``), and anyone beyond is told to retry in a
-second (429 / RESOURCE_EXHAUSTED) instead of holding a thread.
+Argon2 is deliberately expensive (~100 MiB and a core for a moment). A sign-in flood
+must neither occupy every request thread nor take the CPU from cheap requests, so:
+
+* at most ``PASSWORD_HASH_CONCURRENCY`` hashes run at once, on dedicated threads that
+  lower their own scheduling priority (``PASSWORD_HASH_NICE``; Linux nice is per
+  thread), so a read request waiting for the CPU goes first;
+* at most ``PASSWORD_HASH_MAX_WAITING`` more wait for a hashing thread; anyone beyond
+  is told to retry in a second (429 / RESOURCE_EXHAUSTED) instead of holding a thread.
+
+Only the hash runs on the pool; database work stays on the calling thread.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 from django.conf import settings
-from django.contrib.auth.hashers import make_password
+from django.contrib.auth.hashers import check_password, get_hasher, identify_hasher, make_password
 
 from shared_apps.core.errors import RateLimited
 
-_lock = threading.Lock()
-_slots: threading.BoundedSemaphore | None = None
-_waiting = 0
-
+T = TypeVar("T")
 BUSY = "The service is busy checking passwords; retry in a second."
 
-
-def _semaphore() -> threading.BoundedSemaphore:
-    global _slots
-    if _slots is None:
-        with _lock:
-            if _slots is None:
-                _slots = threading.BoundedSemaphore(settings.PASSWORD_HASH_CONCURRENCY)
-    return _slots
+_lock = threading.Lock()
+_pool: ThreadPoolExecutor | None = None
+_admitted = 0
 
 
-@contextmanager
-def hashing_slot():
-    global _waiting
-    slots = _semaphore()
-    if not slots.acquire(blocking=False):
-        with _lock:
-            if _waiting >= settings.PASSWORD_HASH_MAX_WAITING:
-                raise RateLimited(BUSY, retry_after=1)
-            _waiting += 1
-        try:
-            acquired = slots.acquire(timeout=settings.PASSWORD_HASH_WAIT_SECONDS)
-        finally:
-            with _lock:
-                _waiting -= 1
-        if not acquired:
-            raise RateLimited(BUSY, retry_after=1)
+def _lower_priority() -> None:
     try:
-        yield
+        os.setpriority(os.PRIO_PROCESS, 0, settings.PASSWORD_HASH_NICE)  # 0: this thread (Linux)
+    except (AttributeError, OSError):  # not Linux, or not allowed: hash at normal priority
+        pass
+
+
+def _hashing_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        with _lock:
+            if _pool is None:
+                _pool = ThreadPoolExecutor(
+                    max_workers=settings.PASSWORD_HASH_CONCURRENCY,
+                    thread_name_prefix="hash",
+                    initializer=_lower_priority,
+                )
+    return _pool
+
+
+def hashing_pool_reset() -> None:
+    """Tests: rebuild the pool from the current settings."""
+    global _pool
+    with _lock:
+        if _pool is not None:
+            _pool.shutdown(wait=False)
+        _pool = None
+
+
+def _hash_run(func: Callable[..., T], *args) -> T:
+    global _admitted
+    with _lock:
+        if _admitted >= settings.PASSWORD_HASH_CONCURRENCY + settings.PASSWORD_HASH_MAX_WAITING:
+            raise RateLimited(BUSY, retry_after=1)
+        _admitted += 1
+    try:
+        return _hashing_pool().submit(func, *args).result()
     finally:
-        slots.release()
+        with _lock:
+            _admitted -= 1
+
+
+def password_hash(raw_password: str) -> str:
+    return _hash_run(make_password, raw_password)
 
 
 def password_check(user, raw_password: str) -> bool:
-    with hashing_slot():
-        return user.check_password(raw_password)
+    """Check ``raw_password`` against ``user``'s hash; upgrade the hash if its cost changed."""
+    encoded = user.password
+    if not encoded or not _hash_run(check_password, raw_password, encoded):
+        return False
+    try:
+        outdated = identify_hasher(encoded).algorithm != get_hasher().algorithm or get_hasher().must_update(encoded)
+    except ValueError:
+        outdated = False
+    if outdated:
+        user.password = password_hash(raw_password)
+        user.save(update_fields=["password"])
+    return True
 
 
 def password_hash_dummy(raw_password: str) -> None:
     """Spend the same time as a real check when there is no user to check against."""
-    with hashing_slot():
-        make_password(raw_password)
+    password_hash(raw_password)

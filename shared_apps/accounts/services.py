@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from shared_apps.accounts.models import Session, User, UserManager
-from shared_apps.accounts.passwords import hashing_slot, password_check, password_hash_dummy
+from shared_apps.accounts.passwords import password_check, password_hash, password_hash_dummy
 from shared_apps.accounts.throttle import (
     signin_failure_record,
     signin_success_record,
@@ -147,8 +147,7 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
     if User.objects.filter(email=email).exists():
         raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]})
     # Hash before the transaction: Argon2 takes a while, and no lock should be held meanwhile.
-    with hashing_slot():
-        candidate.set_password(password)
+    candidate.password = password_hash(password)
     try:
         with transaction.atomic():
             candidate.save()

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from shared_apps.accounts.passwords import hashing_slot
+import shared_apps.accounts.passwords as passwords
 from shared_apps.accounts.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -15,13 +15,11 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def one_slot_no_queue(settings):
-    import shared_apps.accounts.passwords as passwords
-
     settings.PASSWORD_HASH_CONCURRENCY = 1
     settings.PASSWORD_HASH_MAX_WAITING = 0
-    passwords._slots = None  # rebuilt from the settings above
+    passwords.hashing_pool_reset()  # rebuilt from the settings above
     yield
-    passwords._slots = None
+    passwords.hashing_pool_reset()
 
 
 def test_signin_beyond_the_hashing_capacity_is_429(api, user, one_slot_no_queue):
@@ -29,11 +27,10 @@ def test_signin_beyond_the_hashing_capacity_is_429(api, user, one_slot_no_queue)
     busy, release = threading.Event(), threading.Event()
 
     def hold():
-        with hashing_slot():
-            busy.set()
-            release.wait(10)
+        busy.set()
+        release.wait(10)
 
-    holder = threading.Thread(target=hold)
+    holder = threading.Thread(target=lambda: passwords._hash_run(hold))
     holder.start()
     busy.wait(5)
     try:
@@ -47,3 +44,15 @@ def test_signin_beyond_the_hashing_capacity_is_429(api, user, one_slot_no_queue)
     assert response["Retry-After"] == "1"
     assert "busy" in response.json()["error"]["message"]
     assert api.post("/v1/auth/signin", {"email": user.email, "password": PASSWORD}, format="json").status_code == 200
+
+
+def test_hashing_threads_run_at_lower_priority(settings):
+    import os
+
+    settings.PASSWORD_HASH_NICE = 7
+    passwords.hashing_pool_reset()
+    try:
+        nice = passwords._hash_run(lambda: os.getpriority(os.PRIO_PROCESS, 0))
+    finally:
+        passwords.hashing_pool_reset()
+    assert nice == os.getpriority(os.PRIO_PROCESS, 0) + 7 or nice == 7
