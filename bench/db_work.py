@@ -131,7 +131,7 @@ async def _final_saves(report: Report, user: harness.User, n: int) -> None:
     async def finish(plan):
         start = time.perf_counter()
         await replies._finish_save(
-            message_id=plan.assistant_message.id,
+            message=plan.assistant_message,
             content=content,
             seq=64,
             status=Message.Status.COMPLETE,
