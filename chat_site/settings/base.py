@@ -114,7 +114,7 @@ GRPC_MAX_STREAMS = env_int("GRPC_MAX_STREAMS", max(1, GRPC_MAX_WORKERS - 32), mi
 if GRPC_MAX_STREAMS >= GRPC_MAX_WORKERS:
     raise ConfigError("GRPC_MAX_STREAMS must be below GRPC_MAX_WORKERS (threads must remain for other calls)")
 GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 30, minimum=0)
-GRPC_ON_START = "shared_apps.authn.revocation.revocation_feed_start"
+GRPC_ON_START = "shared_apps.chat.lifecycle.grpc_process_start"
 
 SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Chat AI chat service"}
 _ = env_bool  # re-exported for environment modules

@@ -17,6 +17,7 @@ import structlog
 from django.conf import settings
 
 from shared_apps.chat import realtime
+from shared_apps.chat.providers import provider_warm_up
 
 logger = structlog.get_logger(__name__)
 
@@ -39,6 +40,7 @@ class ChatLifecycleMiddleware:
             message = await receive()
             if message["type"] == "lifespan.startup":
                 realtime.db_executor_install(asyncio.get_running_loop())
+                provider_warm_up()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 try:
@@ -47,3 +49,11 @@ class ChatLifecycleMiddleware:
                     logger.exception("replies_drain_failed")
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def grpc_process_start() -> None:
+    """``grpcserve``'s GRPC_ON_START hook for the chat site."""
+    from shared_apps.authn.revocation import revocation_feed_start
+
+    revocation_feed_start()
+    provider_warm_up()

@@ -15,3 +15,10 @@ def provider_get() -> ModelProvider:
     from shared_apps.chat.providers.openai_provider import OpenAIProvider
 
     return OpenAIProvider()
+
+
+def provider_warm_up() -> None:
+    """Import the provider's client library at process start (the ``openai`` SDK takes about
+    a second to import) so the first reply of a process does not pay for it."""
+    if settings.CHAT_PROVIDER == "openai":
+        import shared_apps.chat.providers.openai_provider  # noqa: F401
