@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
+
+import structlog
 
 T = TypeVar("T")
 
@@ -37,6 +40,36 @@ def db_executor_install(loop: asyncio.AbstractEventLoop) -> None:
     from django.conf import settings
 
     loop.set_default_executor(ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="db"))
+
+
+def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """``await db(fn)(*args)``: run ORM work off the event loop, on the loop's bounded
+    executor, with a database connection of its own that is closed (or handed back to the
+    pool) when ``fn`` returns.
+
+    Not ``database_sync_to_async``: asgiref keeps Django's connections in context-local
+    storage and copies it back into the calling task, so every task spawned from one socket
+    (its reply producers) would share one ``DatabaseWrapper`` across executor threads at
+    once: one task's transaction would swallow another's statements, and a connection
+    broken in one would stay broken for all. Each call here runs in a fresh context (with
+    the caller's log context re-bound) and owns its connection.
+    """
+
+    async def call(*args: Any, **kwargs: Any) -> T:
+        log_context = structlog.contextvars.get_contextvars()
+
+        def run() -> T:
+            from django.db import connections
+
+            structlog.contextvars.bind_contextvars(**log_context)
+            try:
+                return func(*args, **kwargs)
+            finally:
+                connections.close_all()
+
+        return await asyncio.get_running_loop().run_in_executor(None, contextvars.Context().run, run)
+
+    return call
 
 
 def _start_background_loop() -> asyncio.AbstractEventLoop:

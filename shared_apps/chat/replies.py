@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import structlog
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.utils import timezone
 
@@ -26,6 +25,7 @@ from shared_apps.chat import metrics, realtime, selectors, services, streams
 from shared_apps.chat.models import Message
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import Delta, Finish, Usage
+from shared_apps.chat.realtime import db
 from shared_apps.chat.rest_api.serializers import message_data, usage_data
 from shared_apps.chat.services import ReplyPlan
 from shared_apps.core.errors import (
@@ -41,12 +41,6 @@ logger = structlog.get_logger(__name__)
 PERSIST_INTERVAL_SECONDS = 1.0
 CANCEL_POLL_SECONDS = 0.5
 _tasks: set[asyncio.Task] = set()
-
-
-def db(func):
-    """Run ORM work off the event loop in the bounded default executor (not the single
-    thread-sensitive thread), closing stale connections around it."""
-    return database_sync_to_async(func, thread_sensitive=False)
 
 
 def done_frame(message: Message) -> dict[str, Any]:

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import structlog
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, RateLimited
+
+logger = structlog.get_logger(__name__)
 
 DRF_CODES = {
     400: "invalid_argument",
@@ -41,6 +45,13 @@ def application_error_response(exc: ApplicationError) -> Response:
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
         return application_error_response(exc)
+    if isinstance(exc, (OperationalError, InterfaceError)):
+        # The database went away (restart, failover, a killed connection): the request did
+        # not complete; the next one reconnects. Say so, instead of a bare 500.
+        logger.warning("rest_database_unavailable", error=type(exc).__name__)
+        response = Response(error_body("unavailable", "The database is unavailable; try again."), status=503)
+        response["Retry-After"] = "1"
+        return response
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("payload_too_large", "Request body is too large."), status=413)
     if isinstance(exc, Http404):
