@@ -143,3 +143,74 @@ def wait_for(predicate, timeout: float = 5.0, interval: float = 0.02):
             return value
         time.sleep(interval)
     raise AssertionError("condition not met in time")
+
+
+def test_database_url() -> str:
+    """The URL of the database this test run uses, for server subprocesses that must share it."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    user = db.get("USER") or "postgres"
+    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
+
+
+test_database_url.__test__ = False  # a helper, not a test
+
+
+def http_wait(port: int, timeout: float = 30.0) -> None:
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310 - loopback
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def chat_asgi_process(*, upstream, auth_service, redis_url: str, **extra_env: str):
+    """Start another chat ASGI process (uvicorn) on the test database, Redis and upstream;
+    returns (process, websocket URL) once it answers /healthz."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chat_site.settings.test",
+        "DATABASE_URL": test_database_url(),
+        "REDIS_URL": redis_url,  # read at import there: set before it starts
+        "AUTH_GRPC_TARGET": auth_service.target,
+        "CHAT_PROVIDER": "openai",
+        "OPENAI_BASE_URL": upstream.base_url,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_MAX_RETRIES": "0",
+        "PYTHONPATH": str(ROOT),
+        **extra_env,
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "chat_site.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        http_wait(port)
+    except OSError:
+        process.kill()
+        raise
+    return process, f"ws://127.0.0.1:{port}/ws/chat/"

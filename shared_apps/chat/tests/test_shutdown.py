@@ -9,8 +9,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
-import urllib.request
 
 import grpc
 import pytest
@@ -19,7 +17,7 @@ import websockets.sync.client as ws_client
 from conftest import free_port
 from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.testing.fake_openai import reply
-from shared_apps.chat.tests.conftest import ROOT
+from shared_apps.chat.tests.conftest import ROOT, http_wait
 
 
 def _env(tmp_path, upstream, auth_service, **extra) -> dict[str, str]:
@@ -44,17 +42,6 @@ def _assistant_rows(tmp_path) -> list[tuple[str, str]]:
         return db.execute("select status, content from chat_message where role = 'assistant'").fetchall()
 
 
-def _wait_http(port: int) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("server did not start")
-
-
 @pytest.mark.parametrize(("grace", "expected_status"), [("0.3", "cancelled"), ("20", "complete")])
 def test_gunicorn_sigterm_drains_the_reply_in_flight(tmp_path, upstream, auth_service, alice, grace, expected_status):
     # given: the production ASGI server with a reply streaming slowly
@@ -76,7 +63,7 @@ def test_gunicorn_sigterm_drains_the_reply_in_flight(tmp_path, upstream, auth_se
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_http(port)
+        http_wait(port)
         words = [f"w{i} " for i in range(30)]
         upstream.enqueue(reply(words, delta_interval=0.1))
         with ws_client.connect(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import threading
 import time
 
@@ -16,13 +14,11 @@ import pytest
 import websockets
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.db import connection
 
 from chat_site.asgi import application
-from conftest import free_port
 from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.testing.fake_openai import reply
-from shared_apps.chat.tests.conftest import ROOT
+from shared_apps.chat.tests.conftest import chat_asgi_process
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -31,58 +27,11 @@ pytestmark = [
 ]
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def other_chat_process(upstream, auth_service):
     """A second chat ASGI process (uvicorn) sharing the database, Redis and upstream."""
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_site.settings.test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "AUTH_GRPC_TARGET": auth_service.target,
-        "CHAT_PROVIDER": "openai",
-        "OPENAI_BASE_URL": upstream.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_MAX_RETRIES": "0",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "chat_site.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    deadline = time.monotonic() + 30
-    import urllib.request
-
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except OSError:
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}/ws/chat/"
+    process, url = chat_asgi_process(upstream=upstream, auth_service=auth_service, redis_url=settings.REDIS_URL)
+    yield url
     process.terminate()
     process.wait(timeout=15)
 

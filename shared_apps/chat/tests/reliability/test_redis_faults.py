@@ -20,24 +20,20 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 import redis
 import websockets
 from channels.db import database_sync_to_async
-from django.db import connection
 from rest_framework.test import APIClient
 
 from conftest import free_port
 from shared_apps.chat.models import Message
 from shared_apps.chat.testing.fake_openai import reply
-from shared_apps.chat.tests.conftest import ROOT
+from shared_apps.chat.tests.conftest import chat_asgi_process
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
 
 pytestmark = [
@@ -87,14 +83,6 @@ class PrivateRedis:
             self.process.wait(timeout=10)
 
 
-def _database_url() -> str:
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db.get("USER") or "postgres"
-    return f"postgres://{user}@{db.get('HOST') or '127.0.0.1'}:{db.get('PORT') or 5432}/{db['NAME']}"
-
-
 @pytest.fixture
 def private_redis(settings):
     server = PrivateRedis()
@@ -113,48 +101,13 @@ def private_redis(settings):
 
 @pytest.fixture
 def second_process(private_redis, upstream, auth_service):
-    port = free_port()
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "chat_site.settings.test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": private_redis.url,  # read at import there: set before it starts
-        "AUTH_GRPC_TARGET": auth_service.target,
-        "CHAT_PROVIDER": "openai",
-        "OPENAI_BASE_URL": upstream.base_url,
-        "OPENAI_API_KEY": "sk-test",
-        "OPENAI_MAX_RETRIES": "0",
-        "CHAT_RATE_MESSAGES_PER_MINUTE": "100000",
-        "PYTHONPATH": str(ROOT),
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "chat_site.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
+    process, url = chat_asgi_process(
+        upstream=upstream,
+        auth_service=auth_service,
+        redis_url=private_redis.url,
+        CHAT_RATE_MESSAGES_PER_MINUTE="100000",
     )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-    yield f"ws://127.0.0.1:{port}/ws/chat/"
+    yield url
     process.terminate()
     process.wait(timeout=15)
 
