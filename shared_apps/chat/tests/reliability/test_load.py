@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from rest_framework.test import APIClient
@@ -24,15 +25,15 @@ async def _load(auth_service, users: int, messages: int) -> tuple[dict, list]:
 
     async def websocket_user(person):
         ws = connect(person)
-        assert (await ws.connect())[0]
+        assert (await ws.connect(timeout=15))[0]  # a busy loop may take over a second to accept
         for i in range(messages):
             cid = f"ws-{person.user_id}-{i}"
             sent[cid] = f"ws message {i} of {person.email}"
             await ws.send_json_to({"type": "message", "content": sent[cid], "client_message_id": cid})
-            frames = await frames_until(ws, timeout=30)
+            frames = await frames_until(ws, timeout=60)
             finals.append(frames[-1])
             assert "".join(f["content"] for f in frames if f["type"] == "delta") == frames[-1]["message"]["content"]
-        await ws.disconnect()
+        await ws.disconnect(timeout=15)
 
     def rest_user(person):
         api = APIClient()
@@ -49,7 +50,14 @@ async def _load(auth_service, users: int, messages: int) -> tuple[dict, list]:
             assert response.status_code == 201, response.content
             finals.append({"type": "done", "message": response.json()["assistant_message"]})
 
-    await asyncio.gather(*(websocket_user(p) for p in people), *(asyncio.to_thread(rest_user, p) for p in people))
+    # REST users are threads of their own, as a server's request threads are (not the loop's
+    # default executor, which runs the chat service's ORM work and would be starved).
+    loop = asyncio.get_running_loop()
+    with ThreadPoolExecutor(max_workers=users, thread_name_prefix="rest-user") as rest_threads:
+        await asyncio.gather(
+            *(websocket_user(p) for p in people),
+            *(loop.run_in_executor(rest_threads, rest_user, p) for p in people),
+        )
     return sent, finals
 
 
