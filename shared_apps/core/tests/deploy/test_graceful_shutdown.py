@@ -12,6 +12,7 @@ import subprocess
 import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import grpc
 
@@ -86,7 +87,8 @@ def test_grpcserve_finishes_calls_in_flight_on_sigterm_exits_0_and_serves_metric
 
     # given: the auth gRPC server with its metrics endpoint; hashing one password at a time,
     # so several sign-ups queue behind each other and are still running at the signal
-    env, _ = auth_prod
+    env, tmp = auth_prod
+    log_path = tmp / "grpcserve.log"  # a file, not a pipe: a full pipe would block the server's exit
     port, metrics_port = free_port(), free_port()
     env = {
         **env,
@@ -99,7 +101,7 @@ def test_grpcserve_finishes_calls_in_flight_on_sigterm_exits_0_and_serves_metric
         [PYTHON, "manage_auth.py", "grpcserve", f"127.0.0.1:{port}", "--grace", "20"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.PIPE,
+        stdout=log_path.open("w"),
         stderr=subprocess.STDOUT,
     )
     channel = None
@@ -136,10 +138,18 @@ def test_grpcserve_finishes_calls_in_flight_on_sigterm_exits_0_and_serves_metric
         # then: every call got its answer and the server exited 0
         assert [reply.user.email for reply in replies] == [f"user{i}@example.com" for i in range(3)]
         assert all(reply.HasField("tokens") for reply in replies)
-        assert proc.wait(timeout=30) == 0
+        try:
+            exit_code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # say where it hangs, for whoever reads the failure
+            dump = subprocess.run(
+                [str(Path(PYTHON).parent / "py-spy"), "dump", "--pid", str(proc.pid)], capture_output=True, text=True
+            )
+            where = f"{dump.stdout}{dump.stderr}\n{log_path.read_text()}"
+            raise AssertionError(f"grpcserve did not exit:\n{where}") from None
+        assert exit_code == 0
     finally:
         if channel is not None:
             channel.close()
         stop(proc)
-    output = proc.stdout.read().decode(errors="replace")
+    output = log_path.read_text(errors="replace")
     assert "grpc_server_stopped" in output, output
