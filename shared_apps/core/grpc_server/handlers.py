@@ -52,3 +52,29 @@ def iterate_around(
         raise
     finally:
         after(error)
+
+
+def lazy_stream(behaviour: Behaviour, request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+    """Call a streaming behaviour only when iteration starts (after any set-up ran, and
+    inside any timing)."""
+    yield from behaviour(request, context)
+
+
+def call_observed(
+    behaviour: Behaviour,
+    request: Any,
+    context: grpc.ServicerContext,
+    streaming: bool,
+    finish: Callable[[BaseException | None], None],
+) -> Any:
+    """Run a call, or a stream's whole iteration, then ``finish(error)`` (None on success)."""
+    if streaming:
+        return iterate_around(lazy_stream(behaviour, request, context), lambda: None, finish)
+    error: BaseException | None = None
+    try:
+        return behaviour(request, context)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        finish(error)

@@ -17,7 +17,7 @@ import structlog
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from shared_apps.core.errors import ApplicationError, RateLimited
-from shared_apps.core.grpc_server.handlers import iterate_around, wrap_handler
+from shared_apps.core.grpc_server.handlers import call_observed, iterate_around, lazy_stream, wrap_handler
 
 logger = structlog.get_logger("grpc")
 
@@ -54,7 +54,7 @@ class CorrelationIdInterceptor(grpc.ServerInterceptor):
         def around(behaviour, request, context, streaming):
             if streaming:
                 return iterate_around(
-                    _lazy(behaviour, request, context),
+                    lazy_stream(behaviour, request, context),
                     lambda: before(context),
                     lambda _e: structlog.contextvars.clear_contextvars(),
                 )
@@ -65,11 +65,6 @@ class CorrelationIdInterceptor(grpc.ServerInterceptor):
                 structlog.contextvars.clear_contextvars()
 
         return wrap_handler(handler, around)
-
-
-def _lazy(behaviour, request, context):
-    """Call a streaming behaviour only when iteration starts (after ``before`` ran)."""
-    yield from behaviour(request, context)
 
 
 class LoggingInterceptor(grpc.ServerInterceptor):
@@ -91,18 +86,7 @@ class LoggingInterceptor(grpc.ServerInterceptor):
 
         def around(behaviour, request, context, streaming):
             started = time.perf_counter()
-            if streaming:
-                return iterate_around(
-                    _lazy(behaviour, request, context), lambda: None, lambda e: finish(context, started, e)
-                )
-            error = None
-            try:
-                return behaviour(request, context)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                finish(context, started, error)
+            return call_observed(behaviour, request, context, streaming, lambda e: finish(context, started, e))
 
         return wrap_handler(handler, around)
 

@@ -20,7 +20,7 @@ import time
 import grpc
 from prometheus_client import Counter, Gauge, Histogram
 
-from shared_apps.core.grpc_server.handlers import iterate_around, wrap_handler
+from shared_apps.core.grpc_server.handlers import call_observed, wrap_handler
 
 LABELS = ("grpc_service", "grpc_method", "grpc_type")
 
@@ -90,22 +90,6 @@ class MetricsInterceptor(grpc.ServerInterceptor):
 
         def around(behaviour, request, context, streaming):
             started = start()
-            if streaming:
-                return iterate_around(
-                    _lazy(behaviour, request, context), lambda: None, lambda e: finish(context, started, e)
-                )
-            error = None
-            try:
-                return behaviour(request, context)
-            except BaseException as exc:
-                error = exc
-                raise
-            finally:
-                finish(context, started, error)
+            return call_observed(behaviour, request, context, streaming, lambda e: finish(context, started, e))
 
         return wrap_handler(handler, around)
-
-
-def _lazy(behaviour, request, context):
-    """Call a streaming behaviour only when iteration starts, so its time counts."""
-    yield from behaviour(request, context)
