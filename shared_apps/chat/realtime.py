@@ -98,13 +98,6 @@ def realtime_loop() -> asyncio.AbstractEventLoop:
         return _loop
 
 
-def on_realtime_loop() -> bool:
-    try:
-        return asyncio.get_running_loop() is realtime_loop()
-    except RuntimeError:
-        return False
-
-
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
     """Run ``coro`` on the realtime loop from any thread; returns a thread-safe future."""
     return asyncio.run_coroutine_threadsafe(coro, realtime_loop())

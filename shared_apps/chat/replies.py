@@ -69,7 +69,6 @@ async def _cancel_watch(entry: streams.ReplyEntry) -> None:
         await asyncio.sleep(CANCEL_POLL_SECONDS)
         try:
             if await streams.redis_cancel_requested(entry.message_id):
-                entry.cancel_requested = True
                 if entry.task is not None:
                     entry.task.cancel()
                 return
@@ -273,7 +272,6 @@ async def reply_cancel(*, user_id: uuid.UUID, message_id: str) -> None:
         if entry.user_id != str(user_id):
             raise NotFound("Message not found.")
         if entry.final is None and entry.task is not None:
-            entry.cancel_requested = True
             entry.task.cancel()
         return
     message = await db(selectors.message_get)(user_id=user_id, message_id=message_id)

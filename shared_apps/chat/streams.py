@@ -53,7 +53,6 @@ class ReplyEntry:
     final: dict[str, Any] | None = None
     finished_at: float | None = None
     task: asyncio.Task | None = None
-    cancel_requested: bool = False
     _waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Future]] = field(default_factory=list)
 
     def _wake(self) -> None:
@@ -91,9 +90,6 @@ class MemoryReplyLog:
 
     def get(self, message_id: str) -> ReplyEntry | None:
         return self._entries.get(message_id)
-
-    def in_flight(self) -> list[ReplyEntry]:
-        return [e for e in self._entries.values() if e.final is None]
 
     def append(self, entry: ReplyEntry, text: str) -> int:
         entry.deltas.append(text)
