@@ -71,9 +71,10 @@ def test_context_budget_keeps_newest_turns(api, alice, upstream, settings):
         )
     messages = upstream.chat_requests[-1].json["messages"]
     assert messages[-1]["content"] == "charlie" * 20
+    # the newest earlier turn fits and is kept; older ones fell out of the budget
+    assert messages[:-1] == [{"role": "assistant", "content": "ok " * 20}]
     contents = " ".join(m["content"] for m in messages)
-    assert "alpha" not in contents  # the oldest turn fell out of the budget first
-    assert len(messages) < 5
+    assert "alpha" not in contents and "bravo" not in contents
 
 
 def test_client_message_id_is_idempotent(api, alice, upstream):
