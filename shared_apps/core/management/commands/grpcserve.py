@@ -59,7 +59,11 @@ class Command(BaseCommand):
         self.stdout.write(f"gRPC server listening on {address}", ending="\n")
         self.stdout.flush()
         logger.info("grpc_server_started", address=address, port=port)
-        stop.wait()
+        # Wake up now and then: the kernel may deliver SIGTERM to one of the server's threads,
+        # and Python only runs the handler when the main thread gets to run bytecode; an
+        # untimed wait could sleep through the signal for ever.
+        while not stop.wait(timeout=0.5):
+            pass
         logger.info("grpc_server_stopping", grace_seconds=grace)
         state.set_serving(False)
         on_stop = getattr(settings, "GRPC_ON_STOP", None)
