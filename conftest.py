@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import socket
-
 import grpc
 import pytest
+
+from testkit.processes import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -15,12 +15,6 @@ def _clear_cache():
     cache.clear()
     yield
     cache.clear()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(harness.ROOT)
     sys.path.insert(0, str(harness.ROOT))
-    from shared_apps.chat.testing.fake_openai import raise_fd_limit
+    from testkit.fake_openai import raise_fd_limit
 
     raise_fd_limit()
     harness.pin_self()

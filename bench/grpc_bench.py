@@ -15,7 +15,7 @@ from bench import harness
 from bench.harness import median, pct
 from bench.report import Report
 from protos import chat_pb2, chat_pb2_grpc
-from shared_apps.chat.testing.fake_openai import FakeOpenAIProcess
+from testkit.fake_openai import FakeOpenAIProcess
 
 CALLERS = 8
 

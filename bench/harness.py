@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,8 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from testkit.processes import chat_asgi_command, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Bench-Tr0ub4dor&3-horse"
@@ -39,12 +40,6 @@ def pin_self() -> None:
     """The load generator lives on LOAD_CPU."""
     if PINNED:
         os.sched_setaffinity(0, {LOAD_CPU})
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- statistics ----------------------------------------------------------------------------
@@ -284,23 +279,7 @@ def chat_asgi(
         "CHAT_MODEL": "fake-model",
         **(env or {}),
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "chat_site.asgi:application",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--lifespan",
-        "off",
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--ws-max-queue",
-        "1024",
-    ]
+    argv = chat_asgi_command(port, "--no-access-log", "--ws-max-queue", "1024")
     service = s.start("chat-asgi", argv, site="chat", cpu=cpu, ready=f"http://127.0.0.1:{port}/healthz", env=extra)
     profile_attach(s, service)
     return service

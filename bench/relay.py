@@ -14,7 +14,7 @@ import websockets
 from bench import harness
 from bench.harness import median, pct
 from bench.report import Report
-from shared_apps.chat.testing.fake_openai import PRESETS, FakeOpenAIProcess
+from testkit.fake_openai import PRESETS, FakeOpenAIProcess
 
 DELTAS = 64
 

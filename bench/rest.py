@@ -14,7 +14,7 @@ import sys
 from bench import harness, httpload
 from bench.harness import median, pct
 from bench.report import Report
-from shared_apps.chat.testing.fake_openai import FakeOpenAIProcess
+from testkit.fake_openai import FakeOpenAIProcess
 
 CONNECTIONS = 8
 

@@ -76,7 +76,6 @@ GRPC_DEFAULT_ADDRESS = env_str("GRPC_ADDRESS", "127.0.0.1:8080")
 GRPC_SERVICE_NAMES = ["auth.AuthService"]
 
 
-
 # --- CORS: the web chat page (served by the chat site at /app/) calls /v1/auth/* cross-origin ---
 # Only those paths, only the listed origins, no cookies (the page sends bearer tokens).
 INSTALLED_APPS = [*INSTALLED_APPS, "corsheaders"]

@@ -41,8 +41,12 @@ def test_rest_flow_logs_no_secrets(api, caplog):
     # then
     secrets = [
         PASSWORD,
-        signup.json()["tokens"]["access_token"], signup.json()["tokens"]["refresh_token"],
-        tokens["access_token"], tokens["refresh_token"], refreshed["access_token"], refreshed["refresh_token"],
+        signup.json()["tokens"]["access_token"],
+        signup.json()["tokens"]["refresh_token"],
+        tokens["access_token"],
+        tokens["refresh_token"],
+        refreshed["access_token"],
+        refreshed["refresh_token"],
     ]
     _assert_clean(_rendered(caplog), secrets)
     assert "refresh_token_reuse_detected" in caplog.text
@@ -59,8 +63,13 @@ def test_grpc_flow_logs_no_secrets(auth_stub, caplog):
     auth_stub.SignOut(auth_pb2.SignOutRequest(), metadata=bearer_metadata(refreshed.access_token))
     # then
     secrets = [
-        PASSWORD, signup.tokens.access_token, signup.tokens.refresh_token, signin.tokens.access_token,
-        signin.tokens.refresh_token, refreshed.access_token, refreshed.refresh_token,
+        PASSWORD,
+        signup.tokens.access_token,
+        signup.tokens.refresh_token,
+        signin.tokens.access_token,
+        signin.tokens.refresh_token,
+        refreshed.access_token,
+        refreshed.refresh_token,
     ]
     _assert_clean(_rendered(caplog), secrets)
     assert "rpc_finished" in caplog.text

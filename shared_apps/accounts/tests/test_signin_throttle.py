@@ -69,9 +69,7 @@ def test_per_ip_limit_across_accounts(api, settings, caplog):
     assert response.status_code == 429
     assert "Retry-After" in response
     assert "signin_throttled" in caplog.text
-    elsewhere = api.post(
-        URL, {"email": "fresh@example.com", "password": "x"}, format="json", REMOTE_ADDR="10.9.8.7"
-    )
+    elsewhere = api.post(URL, {"email": "fresh@example.com", "password": "x"}, format="json", REMOTE_ADDR="10.9.8.7")
     assert elsewhere.status_code == 401
 
 

@@ -1,5 +1,6 @@
-"""Chat test fixtures: a real auth service (gRPC, subprocess), the fake OpenAI-compatible
-upstream on loopback, signed-in users, clients for each transport."""
+"""Chat test fixtures: a real auth service (gRPC, subprocess; started only for the tests that
+ask for it, through ``auth_service`` or a signed-in user), the fake OpenAI-compatible upstream
+on loopback, signed-in users, clients for each transport."""
 
 from __future__ import annotations
 
@@ -16,13 +17,12 @@ import pytest
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from conftest import free_port
 from protos import auth_pb2, auth_pb2_grpc
 from shared_apps.authn.revocation import revocation_feed_reset
 from shared_apps.chat.providers import openai_provider
-from shared_apps.chat.testing.fake_openai import FakeOpenAIServer
+from testkit.fake_openai import FakeOpenAIServer
+from testkit.processes import ROOT, chat_asgi_command, free_port, http_wait
 
-ROOT = Path(__file__).resolve().parents[3]
 PASSWORD = "Tr0ub4dor&3-horse"
 
 
@@ -75,18 +75,14 @@ def auth_service(tmp_path_factory):
     )
     channel = grpc.insecure_channel(target)
     grpc.channel_ready_future(channel).result(timeout=30)
+    # This process's token checks (the revocation feed) ask this auth service.
+    django_settings.AUTH_GRPC_TARGET = target
+    revocation_feed_reset()
     yield AuthService(target, auth_pb2_grpc.AuthServiceStub(channel), process)
+    revocation_feed_reset()
     channel.close()
     process.terminate()
     process.wait(timeout=15)
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _point_at_auth_service(auth_service):
-    django_settings.AUTH_GRPC_TARGET = auth_service.target
-    revocation_feed_reset()
-    yield
-    revocation_feed_reset()
 
 
 def sign_up(auth_service: AuthService) -> SignedIn:
@@ -159,20 +155,6 @@ def test_database_url() -> str:
 test_database_url.__test__ = False  # a helper, not a test
 
 
-def http_wait(port: int, timeout: float = 30.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)  # noqa: S310 - loopback
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
-
-
 def chat_asgi_process(*, upstream, auth_service, redis_url: str, **extra_env: str):
     """Start another chat ASGI process (uvicorn) on the test database, Redis and upstream;
     returns (process, websocket URL) once it answers /healthz."""
@@ -191,26 +173,13 @@ def chat_asgi_process(*, upstream, auth_service, redis_url: str, **extra_env: st
         **extra_env,
     }
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "chat_site.asgi:application",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--lifespan",
-            "off",
-            "--log-level",
-            "warning",
-        ],
+        chat_asgi_command(port),
         cwd=ROOT,
         env=env,
     )
     try:
-        http_wait(port)
-    except OSError:
+        http_wait(f"http://127.0.0.1:{port}/healthz", process)
+    except (OSError, RuntimeError):
         process.kill()
         raise
     return process, f"ws://127.0.0.1:{port}/ws/chat/"

@@ -10,7 +10,7 @@ import pytest
 
 from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.models import Message
-from shared_apps.chat.testing.fake_openai import error, reply
+from testkit.fake_openai import error, reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
-from shared_apps.chat.testing.fake_openai import error, reply
+from testkit.fake_openai import error, reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

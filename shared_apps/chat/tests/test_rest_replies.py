@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared_apps.chat.models import Message
-from shared_apps.chat.testing.fake_openai import (
+from testkit.fake_openai import (
     break_after,
     delay_first_byte,
     error,

@@ -76,8 +76,8 @@ async def test_socket_closes_when_its_token_expires(alice, settings):
 def test_auth_service_unreachable_fails_closed_with_503_then_recovers(api, alice, auth_service):
     from django.conf import settings as live_settings
 
-    from conftest import free_port
     from shared_apps.authn.revocation import revocation_feed_reset
+    from testkit.processes import free_port
 
     # given: this process can only reach a port where no auth service listens
     live_settings.AUTH_GRPC_TARGET = f"127.0.0.1:{free_port()}"

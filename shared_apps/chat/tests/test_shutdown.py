@@ -14,10 +14,9 @@ import grpc
 import pytest
 import websockets.sync.client as ws_client
 
-from conftest import free_port
 from protos import chat_pb2, chat_pb2_grpc
-from shared_apps.chat.testing.fake_openai import reply
-from shared_apps.chat.tests.conftest import ROOT, http_wait
+from testkit.fake_openai import reply
+from testkit.processes import ROOT, free_port, http_wait
 
 
 def _env(tmp_path, upstream, auth_service, **extra) -> dict[str, str]:
@@ -63,7 +62,7 @@ def test_gunicorn_sigterm_drains_the_reply_in_flight(tmp_path, upstream, auth_se
         stderr=subprocess.PIPE,
     )
     try:
-        http_wait(port)
+        http_wait(f"http://127.0.0.1:{port}/healthz", server)
         words = [f"w{i} " for i in range(30)]
         upstream.enqueue(reply(words, delta_interval=0.1))
         with ws_client.connect(

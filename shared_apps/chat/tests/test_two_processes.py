@@ -17,8 +17,8 @@ from django.conf import settings
 
 from chat_site.asgi import application
 from protos import chat_pb2, chat_pb2_grpc
-from shared_apps.chat.testing.fake_openai import reply
 from shared_apps.chat.tests.conftest import chat_asgi_process
+from testkit.fake_openai import reply
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

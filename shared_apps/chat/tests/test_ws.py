@@ -1,4 +1,4 @@
-"""Websocket: the frame protocol, auth, cancel, resume (DESIGN 5), through Channels'
+"""Websocket: the frame protocol, auth, cancel, resume, through Channels'
 communicator against the real ASGI application."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from channels.testing import WebsocketCommunicator
 
 from chat_site.asgi import application
 from shared_apps.chat.models import Message
-from shared_apps.chat.testing.fake_openai import reply, stall_after
+from testkit.fake_openai import reply, stall_after
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,8 +13,16 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 # Variables of the test process that must not leak into a child started with its own configuration.
-SCRUBBED = ("DATABASE_URL", "REDIS_URL", "JWT_ALGORITHM", "JWT_SIGNING_KEY", "JWT_VERIFYING_KEY",
-            "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DJANGO_SETTINGS_MODULE")
+SCRUBBED = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_ALGORITHM",
+    "JWT_SIGNING_KEY",
+    "JWT_VERIFYING_KEY",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_SETTINGS_MODULE",
+)
 
 
 def free_port() -> int:

@@ -9,7 +9,9 @@ from django.test import override_settings
 from shared_apps.accounts.throttle import signin_failure_record, signin_throttle_check
 from shared_apps.core.cache_guard import cache_guarded
 
-DEAD_REDIS = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}}
+DEAD_REDIS = {
+    "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": "redis://127.0.0.1:1/0"}
+}
 
 
 def test_unrelated_errors_still_raise():

@@ -26,7 +26,11 @@ def test_grpcserve_serves_and_drains_on_sigterm(tmp_path):
     )
     process = subprocess.Popen(
         [sys.executable, "manage_auth.py", "grpcserve", address, "--grace", "10"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert "listening" in process.stdout.readline()

@@ -28,27 +28,39 @@ def test_regenerated_stubs_are_identical(tmp_path):
 
 # (package module, service, {method: (input, output, server streaming)})
 SERVICES = [
-    (auth_pb2, "auth.AuthService", {
-        "SignUp": ("UserCreateRequest", "AuthResponse", False),
-        "SignIn": ("Credentials", "AuthResponse", False),
-        "SignOut": ("SignOutRequest", "Empty", False),
-        "RefreshToken": ("RefreshTokenRequest", "TokenResponse", False),
-        "RevokeToken": ("RevokeTokenRequest", "Empty", False),
-        "ValidateToken": ("ValidateTokenRequest", "ValidateTokenResponse", False),
-        "ListUsers": ("ListUsersRequest", "ListUsersResponse", False),
-    }),
-    (health_pb2, "auth.service.health.v1.Health", {
-        "Check": ("HealthCheckRequest", "HealthCheckResponse", False),
-        "Watch": ("HealthCheckRequest", "HealthCheckResponse", True),
-    }),
-    (chat_pb2, "chat.ChatService", {
-        "SendMessage": ("ChatRequest", "ChatResponse", False),
-        "StreamMessages": ("StreamMessageRequest", "StreamMessageResponse", True),
-        "GetHistory": ("GetHistoryRequest", "GetHistoryResponse", False),
-        "ChatWithAI": ("ChatWithAIRequest", "ChatWithAIResponse", False),
-        "ListConversations": ("ListConversationsRequest", "ListConversationsResponse", False),
-        "CreateConversation": ("Conversation", "Conversation", False),
-    }),
+    (
+        auth_pb2,
+        "auth.AuthService",
+        {
+            "SignUp": ("UserCreateRequest", "AuthResponse", False),
+            "SignIn": ("Credentials", "AuthResponse", False),
+            "SignOut": ("SignOutRequest", "Empty", False),
+            "RefreshToken": ("RefreshTokenRequest", "TokenResponse", False),
+            "RevokeToken": ("RevokeTokenRequest", "Empty", False),
+            "ValidateToken": ("ValidateTokenRequest", "ValidateTokenResponse", False),
+            "ListUsers": ("ListUsersRequest", "ListUsersResponse", False),
+        },
+    ),
+    (
+        health_pb2,
+        "auth.service.health.v1.Health",
+        {
+            "Check": ("HealthCheckRequest", "HealthCheckResponse", False),
+            "Watch": ("HealthCheckRequest", "HealthCheckResponse", True),
+        },
+    ),
+    (
+        chat_pb2,
+        "chat.ChatService",
+        {
+            "SendMessage": ("ChatRequest", "ChatResponse", False),
+            "StreamMessages": ("StreamMessageRequest", "StreamMessageResponse", True),
+            "GetHistory": ("GetHistoryRequest", "GetHistoryResponse", False),
+            "ChatWithAI": ("ChatWithAIRequest", "ChatWithAIResponse", False),
+            "ListConversations": ("ListConversationsRequest", "ListConversationsResponse", False),
+            "CreateConversation": ("Conversation", "Conversation", False),
+        },
+    ),
 ]
 
 # message: {number: (name, type or message type name, repeated)}
@@ -57,9 +69,16 @@ MESSAGES = {
         "User": {1: ("id", STR), 2: ("name", STR), 3: ("email", STR), 4: ("created_at", TS), 5: ("updated_at", TS)},
         "Credentials": {1: ("email", STR), 2: ("password", STR)},
         "UserCreateRequest": {1: ("name", STR), 2: ("email", STR), 3: ("password", STR)},
-        "UserToken": {1: ("id", STR), 2: ("user_id", STR), 3: ("access_token", STR), 4: ("refresh_token", STR),
-                      5: ("access_expires_at", TS), 6: ("refresh_expires_at", TS), 7: ("is_revoked", BOOL),
-                      8: ("created_at", TS)},
+        "UserToken": {
+            1: ("id", STR),
+            2: ("user_id", STR),
+            3: ("access_token", STR),
+            4: ("refresh_token", STR),
+            5: ("access_expires_at", TS),
+            6: ("refresh_expires_at", TS),
+            7: ("is_revoked", BOOL),
+            8: ("created_at", TS),
+        },
         "AuthResponse": {1: ("user", ".auth.User"), 2: ("tokens", ".auth.UserToken")},
         "TokenResponse": {1: ("tokens", ".auth.UserToken")},
         "RefreshTokenRequest": {1: ("refresh_token", STR)},
@@ -76,18 +95,34 @@ MESSAGES = {
         "HealthCheckResponse": {1: ("status", ENUM)},
     },
     chat_pb2: {
-        "Message": {1: ("id", STR), 2: ("user_id", STR), 3: ("content", STR), 4: ("role", STR),
-                    5: ("created_at", TS), 6: ("updated_at", TS)},
+        "Message": {
+            1: ("id", STR),
+            2: ("user_id", STR),
+            3: ("content", STR),
+            4: ("role", STR),
+            5: ("created_at", TS),
+            6: ("updated_at", TS),
+        },
         "ChatRequest": {1: ("message", STR), 2: ("conversation_id", STR)},
         "ChatResponse": {1: ("message", ".chat.Message"), 2: ("conversation_id", STR), 3: ("is_ai_response", BOOL)},
         "StreamMessageRequest": {1: ("conversation_id", STR)},
         "StreamMessageResponse": {1: ("message", ".chat.Message"), 2: ("is_end", BOOL)},
         "GetHistoryRequest": {1: ("conversation_id", STR), 2: ("limit", I32), 3: ("offset", I32)},
         "GetHistoryResponse": {1: ("messages", ".chat.Message", True), 2: ("total", I32), 3: ("conversation_id", STR)},
-        "ChatWithAIRequest": {1: ("message", STR), 2: ("conversation_id", STR), 3: ("model", STR),
-                              4: ("temperature", FLOAT), 5: ("max_tokens", I32)},
-        "ChatWithAIResponse": {1: ("ai_message", STR), 2: ("conversation_id", STR), 3: ("model_used", STR),
-                               4: ("tokens_used", I32), 5: ("created_at", TS)},
+        "ChatWithAIRequest": {
+            1: ("message", STR),
+            2: ("conversation_id", STR),
+            3: ("model", STR),
+            4: ("temperature", FLOAT),
+            5: ("max_tokens", I32),
+        },
+        "ChatWithAIResponse": {
+            1: ("ai_message", STR),
+            2: ("conversation_id", STR),
+            3: ("model_used", STR),
+            4: ("tokens_used", I32),
+            5: ("created_at", TS),
+        },
         "Conversation": {1: ("id", STR), 2: ("title", STR), 3: ("created_at", TS), 4: ("updated_at", TS)},
         "ListConversationsRequest": {1: ("limit", I32), 2: ("offset", I32)},
         "ListConversationsResponse": {1: ("conversations", ".chat.Conversation", True), 2: ("total", I32)},
@@ -130,5 +165,8 @@ def test_messages_keep_the_seed_field_numbers_and_types(module):
 def test_seed_health_status_enum():
     enum = health_pb2.HealthCheckResponse.DESCRIPTOR.enum_types_by_name["ServingStatus"]
     assert {v.name: v.number for v in enum.values} == {
-        "UNKNOWN": 0, "SERVING": 1, "NOT_SERVING": 2, "SERVICE_UNKNOWN": 3,
+        "UNKNOWN": 0,
+        "SERVING": 1,
+        "NOT_SERVING": 2,
+        "SERVICE_UNKNOWN": 3,
     }

@@ -9,10 +9,19 @@ JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.c2lnbmF0dXJlLXNpZ25hdHVy
 
 def test_secret_keys_are_masked():
     # when
-    event = redact_secrets(None, "info", {
-        "event": "x", "password": "hunter2", "refresh_token": "r", "Authorization": "Bearer abc",
-        "api_key": "k", "token_type": "Bearer", "email": "a@example.com",
-    })
+    event = redact_secrets(
+        None,
+        "info",
+        {
+            "event": "x",
+            "password": "hunter2",
+            "refresh_token": "r",
+            "Authorization": "Bearer abc",
+            "api_key": "k",
+            "token_type": "Bearer",
+            "email": "a@example.com",
+        },
+    )
     # then
     assert event["password"] == event["refresh_token"] == event["Authorization"] == event["api_key"] == MASK
     assert event["token_type"] == "Bearer"
@@ -21,11 +30,15 @@ def test_secret_keys_are_masked():
 
 def test_tokens_inside_strings_and_nested_values_are_masked():
     # when
-    event = redact_secrets(None, "info", {
-        "event": f"got {JWT} from client",
-        "headers": {"X-Other": f"Bearer {JWT}", "nested": [{"secret": "s"}, f"x {JWT}"]},
-        "line": "Authorization: Bearer opaque-token-123",
-    })
+    event = redact_secrets(
+        None,
+        "info",
+        {
+            "event": f"got {JWT} from client",
+            "headers": {"X-Other": f"Bearer {JWT}", "nested": [{"secret": "s"}, f"x {JWT}"]},
+            "line": "Authorization: Bearer opaque-token-123",
+        },
+    )
     # then
     flat = repr(event)
     assert JWT not in flat

@@ -76,8 +76,13 @@ def test_signin(auth_stub):
 
 @pytest.mark.parametrize(
     "email, password",
-    [("known", "wrong-password-1"), ("ghost@example.com", "wrong-password-1"), ("", ""),
-     ("nul\x00@example.com", "x"), ("a" * 300 + "@example.com", "x")],
+    [
+        ("known", "wrong-password-1"),
+        ("ghost@example.com", "wrong-password-1"),
+        ("", ""),
+        ("nul\x00@example.com", "x"),
+        ("a" * 300 + "@example.com", "x"),
+    ],
 )
 def test_signin_bad_credentials_is_unauthenticated(auth_stub, email, password):
     # given

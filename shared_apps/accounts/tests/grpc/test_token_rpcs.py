@@ -82,7 +82,10 @@ def test_validate(auth_stub, grpc_tokens):
     bad = auth_stub.ValidateToken(auth_pb2.ValidateTokenRequest(token=grpc_tokens.refresh_token))
     # then
     assert (good.valid, good.user_id, good.session_id, good.error_message) == (
-        True, grpc_tokens.user_id, grpc_tokens.id, "",
+        True,
+        grpc_tokens.user_id,
+        grpc_tokens.id,
+        "",
     )
     assert not bad.valid and bad.user_id == "" and bad.error_message
 

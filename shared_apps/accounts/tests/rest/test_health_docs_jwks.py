@@ -12,8 +12,13 @@ from shared_apps.authn.keys import build_keyring
 pytestmark = pytest.mark.django_db
 
 AUTH_PATHS = [
-    "/v1/auth/signup", "/v1/auth/signin", "/v1/auth/signout", "/v1/auth/refresh",
-    "/v1/auth/revoke", "/v1/auth/validate", "/v1/users",
+    "/v1/auth/signup",
+    "/v1/auth/signin",
+    "/v1/auth/signout",
+    "/v1/auth/refresh",
+    "/v1/auth/revoke",
+    "/v1/auth/validate",
+    "/v1/users",
 ]
 
 

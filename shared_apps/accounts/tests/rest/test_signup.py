@@ -20,7 +20,11 @@ def test_signup_creates_user_session_and_tokens(api):
     assert set(body["user"]) == {"id", "name", "email", "created_at", "updated_at"}
     assert body["user"]["email"] == "ada@example.com"
     assert set(body["tokens"]) == {
-        "access_token", "refresh_token", "access_expires_at", "refresh_expires_at", "token_type",
+        "access_token",
+        "refresh_token",
+        "access_expires_at",
+        "refresh_expires_at",
+        "token_type",
     }
     assert body["tokens"]["token_type"] == "Bearer"
     user = User.objects.get(email="ada@example.com")

@@ -1,3 +1,3 @@
-"""Client tests run against the real stack in subprocesses (see ``stack.py``)."""
+"""The web page is tested against the real stack in subprocesses (``testkit.stack``)."""
 
-from shared_apps.chat.tests.clients.stack import stack  # noqa: F401 - the session fixture
+from testkit.stack import stack  # noqa: F401 - the session fixture

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from shared_apps.chat.tests.clients.stack import PASSWORD, ROOT, new_email
+from testkit.stack import PASSWORD, ROOT, new_email
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

@@ -21,12 +21,12 @@ from channels.db import database_sync_to_async
 from django.conf import settings as live_settings
 from rest_framework.test import APIClient
 
-from conftest import free_port
 from protos import auth_pb2_grpc
 from shared_apps.authn.revocation import revocation_feed_reset
 from shared_apps.chat.models import Message
 from shared_apps.chat.tests.conftest import ROOT, AuthService, auth_env, sign_up
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
+from testkit.processes import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -10,8 +10,8 @@ from channels.db import database_sync_to_async
 
 from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.models import Conversation, Message
-from shared_apps.chat.testing.fake_openai import reply
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
+from testkit.fake_openai import reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

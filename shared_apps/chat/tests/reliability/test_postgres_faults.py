@@ -20,8 +20,8 @@ from django.db import close_old_connections, connection, connections
 from rest_framework.test import APIClient
 
 from shared_apps.chat.models import Message
-from shared_apps.chat.testing.fake_openai import reply
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
+from testkit.fake_openai import reply
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -148,6 +148,7 @@ async def test_backends_terminated_during_streaming_and_rest(alice, upstream, se
 
     stored = await database_sync_to_async(stored_user_messages)()
     assert acked <= set(stored) and len(stored) == len(set(stored)), acked - set(stored)
+
     # and the same process serves again: REST and a new websocket reply
     def post_after():
         close_old_connections()  # what the server does at request_started (the test client skips it)

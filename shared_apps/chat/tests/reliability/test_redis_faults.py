@@ -30,11 +30,11 @@ import websockets
 from channels.db import database_sync_to_async
 from rest_framework.test import APIClient
 
-from conftest import free_port
 from shared_apps.chat.models import Message
-from shared_apps.chat.testing.fake_openai import reply
 from shared_apps.chat.tests.conftest import chat_asgi_process
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
+from testkit.fake_openai import reply
+from testkit.processes import free_port
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

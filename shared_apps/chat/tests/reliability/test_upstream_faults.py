@@ -9,8 +9,8 @@ from channels.db import database_sync_to_async
 
 from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.models import Message
-from shared_apps.chat.testing.fake_openai import break_after, error, malformed_after, reply, stall_after
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
+from testkit.fake_openai import break_after, error, malformed_after, reply, stall_after
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from shared_apps.chat.testing.fake_openai import reply
 from shared_apps.chat.tests.reliability.conftest import connect, frames_until
+from testkit.fake_openai import reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,7 +30,7 @@ from .support import OVERLAYS, PYTHON, ROOT, kubectl_path
 
 KUBERNETES_VERSION = "1.37.0"
 SERVICEMONITOR_SCHEMA = json.loads((Path(__file__).parent / "schemas/servicemonitor.json").read_text())
-# The documented ports (DESIGN 2) and which site each workload runs.
+# The documented ports and which site each workload runs.
 PORTS = {"auth-rest": 8081, "auth-grpc": 8080, "chat-asgi": 8083, "chat-grpc": 8082}
 SITE = {"auth": "auth_site", "chat": "chat_site"}
 REQUIRED_IN_PRODUCTION = {

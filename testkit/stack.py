@@ -12,19 +12,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import pytest
 
-from conftest import free_port
+from testkit.processes import ROOT, chat_asgi_command, free_port, grpc_wait, http_wait
 
-ROOT = Path(__file__).resolve().parents[4]
 PASSWORD = "Tr0ub4dor&3-horse"
 # Seconds between two words of the local model's reply: slow enough to act mid-reply.
 WORD_DELAY = 0.12
@@ -61,24 +56,6 @@ def _base_env() -> dict[str, str]:
     return env
 
 
-def _wait_http(url: str, process: subprocess.Popen, timeout: float = 40) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"{url}: the process exited with {process.returncode}")
-        try:
-            urllib.request.urlopen(url, timeout=1)  # noqa: S310 - loopback
-            return
-        except (OSError, urllib.error.URLError):
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not come up within {timeout} s")
-
-
-def _wait_grpc(target: str, timeout: float = 40) -> None:
-    with grpc.insecure_channel(target) as channel:
-        grpc.channel_ready_future(channel).result(timeout=timeout)
-
-
 def stack_start(tmp: Path) -> Stack:
     ports = {name: free_port() for name in ("auth_rest", "auth_grpc", "chat_asgi", "chat_grpc")}
     stack = Stack(
@@ -107,7 +84,7 @@ def stack_start(tmp: Path) -> Stack:
         "AUTH_GRPC_TARGET": stack.auth_grpc,
     }
     for manage, env in (("manage_auth.py", auth_env), ("manage_chat.py", chat_env)):
-        subprocess.run([sys.executable, manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)
+        subprocess.run([sys.executable, manage, "migrate", "--no-input", "-v0"], cwd=ROOT, env=env, check=True)  # noqa: S603
     commands = {
         "auth_grpc": ([sys.executable, "manage_auth.py", "grpcserve", stack.auth_grpc, "--grace", "1"], auth_env),
         "auth_rest": (
@@ -115,32 +92,19 @@ def stack_start(tmp: Path) -> Stack:
             auth_env,
         ),
         "chat_asgi": (
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "chat_site.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports["chat_asgi"]),
-                "--lifespan",
-                "off",
-                "--log-level",
-                "warning",
-            ],
+            chat_asgi_command(ports["chat_asgi"]),
             chat_env,
         ),
         "chat_grpc": ([sys.executable, "manage_chat.py", "grpcserve", stack.chat_grpc, "--grace", "1"], chat_env),
     }
     for name, (command, env) in commands.items():
         log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
-        stack.processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        stack.processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
-        _wait_grpc(stack.auth_grpc)
-        _wait_http(f"{stack.auth_url}/healthz", stack.processes["auth_rest"])
-        _wait_http(f"{stack.chat_url}/healthz", stack.processes["chat_asgi"])
-        _wait_grpc(stack.chat_grpc)
+        grpc_wait(stack.auth_grpc)
+        http_wait(f"{stack.auth_url}/healthz", stack.processes["auth_rest"])
+        http_wait(f"{stack.chat_url}/healthz", stack.processes["chat_asgi"])
+        grpc_wait(stack.chat_grpc)
     except BaseException:
         stack_stop(stack)
         raise

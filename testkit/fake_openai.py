@@ -38,7 +38,7 @@ Usage::
 
     # benchmarks, pinned to another core (prints "FAKE_OPENAI_LISTENING <base_url>" when ready;
     # CLI default --delta-size 4, i.e. exactly 64 deltas of 4 characters per answer):
-    #   python -m shared_apps.chat.testing.fake_openai --port 0 --delta-count 64 --delta-interval 0.02
+    #   python -m testkit.fake_openai --port 0 --delta-count 64 --delta-interval 0.02
     with FakeOpenAIProcess(preset="realistic", cpus={1}) as proc:
         ...; proc.stats()
 
@@ -1068,7 +1068,7 @@ def raise_fd_limit() -> int:
 
 
 class FakeOpenAIProcess:
-    """Runs ``python -m shared_apps.chat.testing.fake_openai`` in a child process (optionally
+    """Runs ``python -m testkit.fake_openai`` in a child process (optionally
     pinned to ``cpus``) and talks to its ``/_fake/`` control endpoints. Same ``base_url``,
     ``enqueue``, ``set_default``, ``reset``, ``stats()`` and ``requests()`` (as dicts)."""
 
@@ -1096,7 +1096,7 @@ class FakeOpenAIProcess:
         self.args = [
             python,
             "-m",
-            __name__ if __name__ != "__main__" else "shared_apps.chat.testing.fake_openai",
+            __name__ if __name__ != "__main__" else "testkit.fake_openai",
             "--host",
             host,
             "--port",
@@ -1120,7 +1120,7 @@ class FakeOpenAIProcess:
         return f"http://{self.host}:{self.port}/v1"
 
     def start(self, timeout: float = 15.0) -> FakeOpenAIProcess:
-        root = str(Path(__file__).resolve().parents[3])
+        root = str(Path(__file__).resolve().parents[1])
         env = dict(os.environ)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "") if env.get("PYTHONPATH") else root
         cpus = self.cpus
@@ -1188,7 +1188,7 @@ class FakeOpenAIProcess:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
-        prog="python -m shared_apps.chat.testing.fake_openai",
+        prog="python -m testkit.fake_openai",
         description="Fake OpenAI-compatible API server for benchmarks.",
     )
     parser.add_argument("--host", default="127.0.0.1")

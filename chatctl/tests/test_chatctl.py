@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import free_port
-from shared_apps.chat.tests.clients.stack import PASSWORD, ROOT, new_email, require_tool
+from testkit.processes import free_port
+from testkit.stack import PASSWORD, ROOT, new_email, require_tool
 
 LONG = " ".join(f"word{i}" for i in range(30))
 

@@ -15,7 +15,7 @@ import httpx2
 import openai
 import pytest
 
-from shared_apps.chat.testing.fake_openai import (
+from testkit.fake_openai import (
     FakeOpenAIProcess,
     FakeOpenAIServer,
     break_after,

@@ -1,0 +1,3 @@
+"""``chatctl`` is tested against the real stack in subprocesses (``testkit.stack``)."""
+
+from testkit.stack import stack  # noqa: F401 - the session fixture
