@@ -12,7 +12,7 @@ import time
 from bench import harness
 from bench.harness import pct
 from bench.report import Report
-from shared_apps.chat.testing.fake_openai import FakeOpenAIProcess
+from testkit.fake_openai import FakeOpenAIProcess
 
 
 class QueryCounter:
@@ -50,18 +50,19 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, replies: int)
 
 
 async def _per_reply(report: Report, counter: QueryCounter, user: harness.User) -> None:
-    from shared_apps.chat import replies, services, streams
+    from shared_apps.chat import reply_log, reply_producer, services
+    from shared_apps.chat.async_bridge import db
 
     b = "c"
-    conversation = await replies.db(services.conversation_create)(user_id=user.user_id, title="bench")
+    conversation = await db(services.conversation_create)(user_id=user.user_id, title="bench")
     rows = []
     for i in range(6):
         counter.take()
-        plan = await replies.db(services.reply_prepare)(
+        plan = await db(services.reply_prepare)(
             user_id=user.user_id, conversation_id=str(conversation.id), content=f"question {i}"
         )
         prepare = counter.take()
-        entry = streams.memory_log.open(
+        entry = reply_log.memory_log.open(
             str(plan.assistant_message.id), str(plan.conversation.id), user_id=str(user.user_id)
         )
         done = asyncio.Event()
@@ -75,7 +76,7 @@ async def _per_reply(report: Report, counter: QueryCounter, user: harness.User) 
             done.set()
 
         watcher = asyncio.create_task(watch())
-        await replies.reply_produce(plan, entry)
+        await reply_producer.reply_produce(plan, entry)
         await watcher
         finish = counter.take()
         rows.append(
@@ -115,22 +116,21 @@ async def _per_reply(report: Report, counter: QueryCounter, user: harness.User) 
 
 
 async def _final_saves(report: Report, user: harness.User, n: int) -> None:
-    from shared_apps.chat import replies, services
+    from shared_apps.chat import reply_producer, services
+    from shared_apps.chat.async_bridge import db
     from shared_apps.chat.models import Message
     from shared_apps.chat.providers.base import Usage
 
     plans = []
     for i in range(n):
         plans.append(
-            await replies.db(services.reply_prepare)(
-                user_id=user.user_id, conversation_id=None, content=f"end together {i}"
-            )
+            await db(services.reply_prepare)(user_id=user.user_id, conversation_id=None, content=f"end together {i}")
         )
     content = "abcd" * 64
 
     async def finish(plan):
         start = time.perf_counter()
-        await replies._finish_save(
+        await reply_producer._finish_save(
             message=plan.assistant_message,
             content=content,
             seq=64,

@@ -41,7 +41,7 @@ ASGI_APPLICATION = "chat_site.asgi.application"
 # platform users are known only by the id in their verified token.
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "chat.sqlite3")}
-# ASGI: connections are opened per unit of work by database_sync_to_async and closed after;
+# ASGI: connections are opened per unit of work (async_bridge.db) and closed after;
 # nothing holds one for the length of a stream. Production adds a bounded psycopg pool.
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 0, minimum=0)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
@@ -74,16 +74,23 @@ AUTH_GRPC_TARGET = env_str("AUTH_GRPC_TARGET", "127.0.0.1:8080")
 AUTHN_REVOCATION_POLL_SECONDS = env_float("AUTHN_REVOCATION_POLL_SECONDS", 0.25, minimum=0.01)
 AUTHN_REVOCATION_MAX_STALENESS = env_float("AUTHN_REVOCATION_MAX_STALENESS", 30.0, minimum=1.0)
 
-# --- model providers (DESIGN 3) ----------------------------------------------------------------
+# --- model providers ----------------------------------------------------------------------------
+# Providers by name: a dotted path to a class that takes no arguments and reads its own
+# settings. CHAT_PROVIDER picks one; add a provider here to make it selectable.
+CHAT_PROVIDERS = {
+    "openai": "shared_apps.chat.providers.openai_provider.OpenAIProvider",  # any OpenAI-compatible API
+    "local": "shared_apps.chat.providers.local.LocalProvider",  # offline, deterministic stand-in
+}
 OPENAI_API_KEY = env_str("OPENAI_API_KEY", "")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL", "")
 CHAT_PROVIDER = env_choice(
-    "CHAT_PROVIDER", ("openai", "local"), "openai" if (OPENAI_API_KEY or OPENAI_BASE_URL) else "local"
+    "CHAT_PROVIDER", tuple(CHAT_PROVIDERS), "openai" if (OPENAI_API_KEY or OPENAI_BASE_URL) else "local"
 )
 CHAT_MODEL = env_str("CHAT_MODEL", "gpt-4o-mini")
 CHAT_ALLOWED_MODELS = env_list("CHAT_ALLOWED_MODELS", [CHAT_MODEL])
 if CHAT_MODEL not in CHAT_ALLOWED_MODELS:
     raise ConfigError("CHAT_ALLOWED_MODELS must include CHAT_MODEL")
+# The openai provider's own settings (read only by shared_apps.chat.providers.openai_provider).
 OPENAI_CONNECT_TIMEOUT = env_float("OPENAI_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 OPENAI_FIRST_TOKEN_TIMEOUT = env_float("OPENAI_FIRST_TOKEN_TIMEOUT", 30.0, minimum=0.1)
 OPENAI_IDLE_TIMEOUT = env_float("OPENAI_IDLE_TIMEOUT", 30.0, minimum=0.1)
@@ -120,7 +127,7 @@ SPECTACULAR_SETTINGS = {**SPECTACULAR_SETTINGS, "TITLE": "Chat AI chat service"}
 _ = env_bool  # re-exported for environment modules
 
 
-GRPC_ON_STOP = "shared_apps.chat.replies.replies_drain_sync"
+GRPC_ON_STOP = "shared_apps.chat.reply_producer.replies_drain_sync"
 # On shutdown, replies in flight get this long to finish before they are stored as cancelled.
 CHAT_SHUTDOWN_GRACE_SECONDS = env_float("CHAT_SHUTDOWN_GRACE_SECONDS", 10.0, minimum=0.0)
 # Threads that run ORM work for the event loop (replies, sockets); keep it at or below the

@@ -1,4 +1,4 @@
-"""Users and sessions of the auth service (DESIGN 7, 8)."""
+"""Users and sessions of the auth service."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Only message-level events travel through the channel layer (a message stored, a reply
 started, a reply finished): a handful per reply. Reply deltas never do; a follower that
-sees ``reply.started`` reads the deltas from the reply log (``streams``), which cannot drop.
+sees ``reply_started`` reads the deltas from the reply log (``reply_log``), which cannot drop.
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from asgiref.sync import SyncToAsync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
-from shared_apps.chat import realtime
+from shared_apps.chat import async_bridge
 from shared_apps.chat.models import Message
+from shared_apps.chat.payloads import message_data
 
 logger = structlog.get_logger(__name__)
 
@@ -37,9 +38,7 @@ async def _group_send(group: str, event: dict[str, Any]) -> None:
 
 def publish(conversation_id: Any, kind: str, message: Message) -> None:
     """Fire-and-forget, from sync code: on the loop this thread was called from (ASGI) or
-    the process's realtime loop, so in-memory layer queues stay on one loop."""
-    from shared_apps.chat.rest_api.serializers import message_data
-
+    the process's reply loop, so in-memory layer queues stay on one loop."""
     event = {"type": "conversation.event", "kind": kind, "message": message_data(message)}
     coro = _group_send(conversation_group(conversation_id), event)
     outer = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
@@ -52,7 +51,7 @@ def publish(conversation_id: Any, kind: str, message: Message) -> None:
     elif outer is not None and outer.is_running():
         asyncio.run_coroutine_threadsafe(coro, outer)
     else:
-        realtime.submit(coro)
+        async_bridge.submit(coro)
 
 
 def message_created_after_commit(message: Message) -> None:

@@ -3,7 +3,7 @@ as they happen (the seed's ``StreamMessages``, which only sent a placeholder).
 
 Subscribes to the conversation's channel-layer group *before* reading what is stored, so
 nothing that happens in between is missed; messages already sent are not repeated. A
-reply's deltas are read from the reply log (``replies.reply_events``), never from the
+reply's deltas are read from the reply log (``reply_reader.reply_frames``), never from the
 channel layer.
 """
 
@@ -17,17 +17,18 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
-from shared_apps.chat import replies, selectors
+from shared_apps.chat import reply_reader, selectors
+from shared_apps.chat.async_bridge import db
 from shared_apps.chat.events import conversation_group
 from shared_apps.chat.models import Message
-from shared_apps.chat.rest_api.serializers import message_data
+from shared_apps.chat.payloads import message_data
 
 STORED_LIMIT = 100
 
 
 async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> AsyncIterator[dict[str, Any]]:
     """Yields ``{"kind": "message", "message": {...}}`` and ``{"kind": "delta", ...}`` events."""
-    conversation = await replies.db(selectors.conversation_get)(user_id=user_id, conversation_id=conversation_id)
+    conversation = await db(selectors.conversation_get)(user_id=user_id, conversation_id=conversation_id)
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = conversation_group(conversation.id)
@@ -42,7 +43,7 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
             await queue.put({"source": "layer", **event})
 
     async def pump_reply(message_id: str) -> None:
-        async for frame in replies.reply_events(user_id=user_id, message_id=message_id, after_seq=0):
+        async for frame in reply_reader.reply_frames(user_id=user_id, message_id=message_id, after_seq=0):
             if frame["type"] == "delta":
                 await queue.put({"source": "reply", "kind": "delta", **frame})
             elif frame["type"] == "done":
@@ -55,7 +56,7 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
 
     pump = asyncio.create_task(pump_layer())
     try:
-        stored = await replies.db(_stored)(conversation.id)
+        stored = await db(_stored)(conversation.id)
         for message in stored:
             sent[message["id"]] = message["status"]
             yield {"kind": "message", "message": message}

@@ -1,6 +1,6 @@
 """The chat ASGI app's process lifecycle.
 
-* Every connection binds the server's event loop as this process's realtime loop, so
+* Every connection binds the server's event loop as this process's reply loop, so
   replies started from sync code (REST views) run on it, beside the sockets.
 * ASGI lifespan: on shutdown (after the server stopped accepting and gave open
   connections their grace period), replies still in flight get
@@ -16,7 +16,7 @@ from collections.abc import Callable
 import structlog
 from django.conf import settings
 
-from shared_apps.chat import realtime
+from shared_apps.chat import async_bridge
 from shared_apps.chat.providers import provider_warm_up
 
 logger = structlog.get_logger(__name__)
@@ -27,19 +27,19 @@ class ChatLifecycleMiddleware:
         self.app = app
 
     async def __call__(self, scope, receive, send):
-        realtime.bind_loop(asyncio.get_running_loop())
+        async_bridge.bind_loop(asyncio.get_running_loop())
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         await self.app(scope, receive, send)
 
     async def _lifespan(self, receive, send) -> None:
-        from shared_apps.chat.replies import replies_drain
+        from shared_apps.chat.reply_producer import replies_drain
 
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                realtime.db_executor_install(asyncio.get_running_loop())
+                async_bridge.db_executor_install(asyncio.get_running_loop())
                 provider_warm_up()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":

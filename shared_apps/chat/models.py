@@ -1,4 +1,4 @@
-"""Conversations and messages of the chat service (DESIGN 8), in its own database.
+"""Conversations and messages of the chat service, in its own database.
 
 Users live in the auth service; here a user is only the UUID of a verified token.
 """

@@ -1,9 +1,9 @@
 """The chat service layer: conversations, messages and the stored side of replies.
 
-REST views, gRPC servicers and websocket consumers call these functions (the websocket
-consumer through ``database_sync_to_async``). Realtime events are published only after
-the transaction commits (``events``). The model call itself is in ``replies``; this
-module owns what is written before and after it.
+REST views, gRPC servicers and websocket consumers call these functions (async callers
+through ``async_bridge.db``). Realtime events are published only after the transaction
+commits (``events``). The model call itself is in ``reply_producer``; this module owns what
+is written before and after it.
 """
 
 from __future__ import annotations
@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from shared_apps.chat import events, limits
 from shared_apps.chat.models import Conversation, Message
+from shared_apps.chat.prompts import prompt_build
 from shared_apps.chat.providers import provider_get
-from shared_apps.chat.providers.base import CompletionRequest, PromptMessage, Usage
+from shared_apps.chat.providers.base import CompletionRequest, Usage
 from shared_apps.chat.selectors import conversation_get, parse_uuid
 from shared_apps.core.errors import NotFound, ValidationFailed
 
@@ -28,8 +29,6 @@ logger = structlog.get_logger(__name__)
 
 MAX_TITLE_LENGTH = 200
 MAX_CLIENT_MESSAGE_ID_LENGTH = 100
-HISTORY_SCAN_LIMIT = 200
-PER_MESSAGE_OVERHEAD_TOKENS = 4
 
 
 # --- conversations ------------------------------------------------------------------------------
@@ -154,41 +153,6 @@ def _params_clean(temperature: float | None, max_tokens: int | None) -> tuple[fl
             details={"max_tokens": ["Out of range."]},
         )
     return temperature, max_tokens
-
-
-def estimate_tokens(text: str) -> int:
-    # ~4 characters a token for English; deliberately rough and conservative.
-    return (len(text) + 3) // 4 + PER_MESSAGE_OVERHEAD_TOKENS
-
-
-def prompt_build(
-    *, conversation: Conversation, new_content: str, reserve: int, history: bool = True
-) -> list[PromptMessage]:
-    """The system prompt, then as many earlier turns as fit the context budget (newest kept
-    first), then the new message. The budget leaves ``reserve`` tokens for the reply."""
-    system = conversation.system_prompt or settings.CHAT_SYSTEM_PROMPT
-    budget = settings.CHAT_CONTEXT_TOKENS - reserve - estimate_tokens(new_content)
-    if system:
-        budget -= estimate_tokens(system)
-    turns: list[PromptMessage] = []
-    if not history:  # a conversation created for this message has no earlier turns
-        earlier = []
-    else:
-        earlier = (
-            Message.objects.filter(conversation=conversation, role__in=[Message.Role.USER, Message.Role.ASSISTANT])
-            .exclude(content="")
-            .order_by("-created_at", "-id")
-            .values_list("role", "content")[:HISTORY_SCAN_LIMIT]
-        )
-    for role, content in earlier:
-        cost = estimate_tokens(content)
-        if cost > budget:
-            break
-        budget -= cost
-        turns.append(PromptMessage(role=role, content=content))
-    turns.reverse()
-    prefix = [PromptMessage(role="system", content=system)] if system else []
-    return [*prefix, *turns, PromptMessage(role="user", content=new_content)]
 
 
 def _existing_plan(*, user_id: uuid.UUID, conversation_id: str | None, client_message_id: str) -> ReplyPlan | None:

@@ -1,8 +1,9 @@
 """Domain errors raised by the service layer.
 
 Each carries a stable ``code``, the HTTP status and the gRPC status it maps to.
-Every transport maps them once (``rest_errors``, ``grpc_errors``, the websocket
-consumers' error frames); services never know which transport called them.
+Every transport maps them once (``rest_errors``, the gRPC ``ErrorMappingInterceptor`` in
+``grpc_server.interceptors``, the websocket consumers' error frames); services never know
+which transport called them.
 """
 
 from __future__ import annotations

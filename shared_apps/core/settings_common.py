@@ -1,7 +1,7 @@
 """Settings shared by both sites. Each site's ``settings/base.py`` star-imports this
 module and adds what is its own (apps, URLs, database file, gRPC handlers).
 
-Everything that varies between environments is read from the environment (DESIGN 3).
+Everything that varies between environments is read from the environment.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
-# gRPC calls are counted and timed per method (DESIGN 9); see grpc_server/server.py.
+# gRPC calls are counted and timed per method; see grpc_server/server.py.
 GRPC_EXTRA_INTERCEPTORS = ["shared_apps.core.grpc_server.metrics.MetricsInterceptor"]
 
 # --- cache (also the store for rate-limit counters) -------------------------------
@@ -112,7 +112,7 @@ SPECTACULAR_SETTINGS = {
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
 }
 
-# --- tokens (DESIGN 7) ----------------------------------------------------------------
+# --- tokens ----------------------------------------------------------------
 JWT_ALGORITHM = env_choice("JWT_ALGORITHM", ("HS256", "RS256", "EdDSA"), "HS256")
 JWT_ISSUER = env_str("JWT_ISSUER", "chat-ai-auth")
 JWT_AUDIENCE = env_str("JWT_AUDIENCE", "chat-ai")
@@ -134,10 +134,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
 }
 
-# --- logging (DESIGN 9) ---------------------------------------------------------------
+# --- logging ---------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")
 DJANGO_STRUCTLOG_CELERY_ENABLED = False
-# Take the caller's X-Request-ID (DESIGN 9); RequestIdResponseMiddleware replaces a malformed one.
+# Take the caller's X-Request-ID; RequestIdResponseMiddleware replaces a malformed one.
 DJANGO_STRUCTLOG_TRUST_UPSTREAM_REQUEST_ID = True
 DJANGO_STRUCTLOG_STATUS_4XX_LOG_LEVEL = 20  # INFO: a client's mistake is not our warning
 
@@ -148,7 +148,7 @@ def logging_config(log_format: str) -> dict:
     return build_logging_config(log_format=log_format, level=LOG_LEVEL)
 
 
-# --- metrics (DESIGN 9) -------------------------------------------------------------------
+# --- metrics -------------------------------------------------------------------
 # Port of the Prometheus endpoint of a ``grpcserve`` process; 0 (the default) serves none.
 # The HTTP apps serve theirs at /metrics on their own port (django-prometheus).
 GRPC_METRICS_PORT = env_int("GRPC_METRICS_PORT", 0, minimum=0)

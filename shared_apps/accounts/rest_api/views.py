@@ -1,4 +1,4 @@
-"""REST transport of the auth service (DESIGN 4). Each view parses, calls one service
+"""REST transport of the auth service. Each view parses, calls one service
 function and renders; errors are mapped once in ``shared_apps.core.rest_errors``."""
 
 from __future__ import annotations

@@ -13,41 +13,32 @@ from django_grpc_framework.services import Service
 
 from protos import chat_pb2
 from shared_apps.authn.grpc_auth import context_principal
-from shared_apps.chat import follow, realtime, replies, selectors, services
-from shared_apps.chat.models import Conversation, Message
+from shared_apps.chat import async_bridge, follow, reply_producer, reply_reader, selectors, services
+from shared_apps.chat.models import Conversation
+from shared_apps.chat.payloads import MessageData, error_from_frame, message_data
 from shared_apps.chat.services import ReplyPlan
-from shared_apps.core.grpc_server.mappers import timestamp
+from shared_apps.core.grpc_server.mappers import rfc3339_timestamp, timestamp
 from shared_apps.core.middleware import current_request_id
 
 
-def message_proto(message: Message) -> chat_pb2.Message:
-    return chat_pb2.Message(
-        id=str(message.id),
-        user_id=str(message.user_id),
-        content=message.content,
-        role=message.role,
-        created_at=timestamp(message.created_at),
-        updated_at=timestamp(message.updated_at),
-        conversation_id=str(message.conversation_id),
-        status=message.status,
-        model=message.model,
-    )
-
-
-def message_proto_from_data(data: dict[str, Any]) -> chat_pb2.Message:
-    from django.utils.dateparse import parse_datetime
-
+def message_proto(data: MessageData) -> chat_pb2.Message:
+    """The domain's message shape (``payloads.message_data``) as a protobuf message: one
+    mapping for stored messages and for the messages inside reply and follow frames."""
     return chat_pb2.Message(
         id=data["id"],
         user_id=data["user_id"],
         content=data["content"],
         role=data["role"],
-        created_at=timestamp(parse_datetime(data["created_at"])),
-        updated_at=timestamp(parse_datetime(data["updated_at"])),
+        created_at=rfc3339_timestamp(data["created_at"]),
+        updated_at=rfc3339_timestamp(data["updated_at"]),
         conversation_id=data["conversation_id"],
         status=data["status"],
         model=data["model"],
     )
+
+
+def delta_proto(frame: dict[str, Any]) -> chat_pb2.ReplyDelta:
+    return chat_pb2.ReplyDelta(message_id=frame["message_id"], seq=frame["seq"], content=frame["content"])
 
 
 def conversation_proto(conversation: Conversation) -> chat_pb2.Conversation:
@@ -95,9 +86,8 @@ def stream_slot(context: grpc.ServicerContext):
         slots.release()
 
 
-async def _launch(plan: ReplyPlan) -> None:
-    if not plan.existing:
-        replies.reply_launch(plan)
+async def _reply_start(plan: ReplyPlan) -> None:
+    reply_producer.reply_start(plan)  # on the reply loop
 
 
 class ChatService(Service):
@@ -108,7 +98,9 @@ class ChatService(Service):
             content=request.message,
         )
         return chat_pb2.ChatResponse(
-            message=message_proto(message), conversation_id=str(message.conversation_id), is_ai_response=False
+            message=message_proto(message_data(message)),
+            conversation_id=str(message.conversation_id),
+            is_ai_response=False,
         )
 
     def GetHistory(self, request, context):  # noqa: N802
@@ -119,7 +111,9 @@ class ChatService(Service):
             offset=request.offset,
         )
         return chat_pb2.GetHistoryResponse(
-            messages=[message_proto(m) for m in page.items], total=page.total, conversation_id=str(conversation.id)
+            messages=[message_proto(message_data(m)) for m in page.items],
+            total=page.total,
+            conversation_id=str(conversation.id),
         )
 
     def ListConversations(self, request, context):  # noqa: N802
@@ -136,7 +130,7 @@ class ChatService(Service):
 
     def ChatWithAI(self, request, context):  # noqa: N802
         plan = _reply_prepare(request, context)
-        reply = replies.reply_complete(plan)
+        reply = reply_reader.reply_complete(plan)
         return chat_pb2.ChatWithAIResponse(
             ai_message=reply.content,
             conversation_id=str(reply.conversation_id),
@@ -154,31 +148,25 @@ class ChatService(Service):
         plan = _reply_prepare(request, context)
         yield chat_pb2.ChatStreamEvent(
             ack=chat_pb2.UserMessageAck(
-                user_message=message_proto(plan.user_message), conversation_id=str(plan.conversation.id)
+                user_message=message_proto(message_data(plan.user_message)), conversation_id=str(plan.conversation.id)
             )
         )
-        realtime.submit(_launch(plan)).result()
+        async_bridge.submit(_reply_start(plan)).result()
         yield chat_pb2.ChatStreamEvent(start=chat_pb2.ReplyStart(message_id=str(plan.assistant_message.id)))
-        frames = realtime.iterate_sync(
-            lambda: replies.reply_events(user_id=principal.user_id, message_id=str(plan.assistant_message.id)),
+        frames = async_bridge.iterate_sync(
+            lambda: reply_reader.reply_frames(user_id=principal.user_id, message_id=str(plan.assistant_message.id)),
             is_active=context.is_active,
         )
         for frame in frames:
             if frame["type"] == "delta":
-                yield chat_pb2.ChatStreamEvent(
-                    delta=chat_pb2.ReplyDelta(
-                        message_id=frame["message_id"], seq=frame["seq"], content=frame["content"]
-                    )
-                )
+                yield chat_pb2.ChatStreamEvent(delta=delta_proto(frame))
             elif frame["type"] == "done":
                 usage = frame["usage"]
                 yield chat_pb2.ChatStreamEvent(
-                    done=chat_pb2.ReplyDone(
-                        message=message_proto_from_data(frame["message"]), usage=chat_pb2.Usage(**usage)
-                    )
+                    done=chat_pb2.ReplyDone(message=message_proto(frame["message"]), usage=chat_pb2.Usage(**usage))
                 )
             else:
-                raise replies.error_from_frame(frame)
+                raise error_from_frame(frame)
 
     def StreamMessages(self, request, context):  # noqa: N802
         with stream_slot(context):
@@ -186,16 +174,12 @@ class ChatService(Service):
 
     def _stream_messages(self, request, context):
         principal = context_principal(context)
-        events = realtime.iterate_sync(
+        events = async_bridge.iterate_sync(
             lambda: follow.conversation_follow(user_id=principal.user_id, conversation_id=request.conversation_id),
             is_active=context.is_active,
         )
         for event in events:
             if event["kind"] == "message":
-                yield chat_pb2.StreamMessageResponse(message=message_proto_from_data(event["message"]), is_end=False)
+                yield chat_pb2.StreamMessageResponse(message=message_proto(event["message"]), is_end=False)
             else:
-                yield chat_pb2.StreamMessageResponse(
-                    delta=chat_pb2.ReplyDelta(
-                        message_id=event["message_id"], seq=event["seq"], content=event["content"]
-                    )
-                )
+                yield chat_pb2.StreamMessageResponse(delta=delta_proto(event))

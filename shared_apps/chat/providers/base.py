@@ -49,7 +49,16 @@ ProviderEvent = Delta | Usage | Finish
 
 
 class ModelProvider(Protocol):
+    """Constructed with no arguments (from its dotted path in ``CHAT_PROVIDERS``); reads its
+    own settings."""
+
     name: str
+
+    @property
+    def max_silence_seconds(self) -> float:
+        """The longest a healthy stream of this provider stays silent (before its first
+        delta or between two); a reply whose stored progress is older than this (plus a
+        margin) has lost its producer."""
 
     def model_name(self, requested: str) -> str:
         """The model name the reply is attributed to (``model_used``)."""

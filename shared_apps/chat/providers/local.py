@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+from django.conf import settings
+
 from shared_apps.chat.providers.base import CompletionRequest, Delta, Finish, ProviderEvent, Usage
 
 LOCAL_MODEL = "local-echo"
@@ -20,8 +22,13 @@ def approx_tokens(text: str) -> int:
 class LocalProvider:
     name = "local"
 
-    def __init__(self, delay_seconds: float = 0.03) -> None:
-        self.delay_seconds = delay_seconds
+    def __init__(self, delay_seconds: float | None = None) -> None:
+        # CHAT_LOCAL_DELAY_SECONDS: the pause before each word, as a slow model would pace it.
+        self.delay_seconds = settings.CHAT_LOCAL_DELAY_SECONDS if delay_seconds is None else delay_seconds
+
+    @property
+    def max_silence_seconds(self) -> float:
+        return self.delay_seconds + 1.0
 
     def model_name(self, requested: str) -> str:
         return LOCAL_MODEL

@@ -55,6 +55,10 @@ def reset_clients() -> None:
 class OpenAIProvider:
     name = "openai"
 
+    @property
+    def max_silence_seconds(self) -> float:
+        return max(settings.OPENAI_FIRST_TOKEN_TIMEOUT, settings.OPENAI_IDLE_TIMEOUT)
+
     def model_name(self, requested: str) -> str:
         return requested
 

@@ -1,4 +1,4 @@
-"""REST transport of the chat service (DESIGN 4, chat table). Each view parses its input,
+"""REST transport of the chat service (``/v1/chat``). Each view parses its input,
 calls the service layer and renders; domain errors are mapped once in ``rest_errors``."""
 
 from __future__ import annotations
@@ -9,12 +9,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.chat import replies, selectors, services
-from shared_apps.chat.rest_api.serializers import (
-    ConversationSerializer,
-    MessageSerializer,
-    message_data,
-)
+from shared_apps.chat import reply_reader, selectors, services
+from shared_apps.chat.payloads import message_data
+from shared_apps.chat.rest_api.serializers import ConversationSerializer, MessageSerializer
 from shared_apps.core.middleware import current_request_id
 
 
@@ -140,7 +137,7 @@ class MessageListApi(APIView):
             request_id=current_request_id(),
             **data.validated_data,
         )
-        assistant = replies.reply_complete(plan)
+        assistant = reply_reader.reply_complete(plan)
         return Response(
             {"user_message": message_data(plan.user_message), "assistant_message": message_data(assistant)}, status=201
         )
@@ -214,7 +211,7 @@ class ChatWithAIApi(APIView):
             request_id=current_request_id(),
             **params,
         )
-        reply = replies.reply_complete(plan)
+        reply = reply_reader.reply_complete(plan)
         return Response(
             self.OutputSerializer(
                 {

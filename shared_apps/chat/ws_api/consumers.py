@@ -1,12 +1,12 @@
-"""The chat websocket (DESIGN 5): frames in, service calls, frames out.
+"""The chat websocket (``/ws/chat/``): frames in, service calls, frames out.
 
 Client frames: ``auth`` (browsers, first frame), ``message``, ``cancel``, ``resume``.
 Server frames for a reply: ``ack``, ``start``, ``delta``... (``seq`` from 1), then one of
 ``done``/``error``. A bad frame gets an ``error`` frame and the socket stays usable.
 
 The consumer never waits on the database or the model on the event loop: ORM work runs
-in the bounded executor (``replies.db``), the model call is a task of its own
-(``replies.reply_launch``) that outlives this socket; this socket only forwards the reply
+in the bounded executor (``async_bridge.db``), the model call is a task of its own
+(``reply_producer.reply_start``) that outlives this socket; this socket only forwards the reply
 log's frames, and ``resume`` forwards them from any ``seq``.
 """
 
@@ -24,8 +24,9 @@ from django.conf import settings
 
 from shared_apps.authn.verify import Principal
 from shared_apps.authn.ws import access_token_verify_async
-from shared_apps.chat import replies, services
-from shared_apps.chat.rest_api.serializers import message_data
+from shared_apps.chat import reply_producer, reply_reader, services
+from shared_apps.chat.async_bridge import db
+from shared_apps.chat.payloads import message_data
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
 
 logger = structlog.get_logger(__name__)
@@ -172,7 +173,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(content, str):
             raise FrameError("'content' must be a string.")
         temperature = _optional(frame, "temperature", (int, float))
-        plan = await replies.db(services.reply_prepare)(
+        plan = await db(services.reply_prepare)(
             user_id=self.principal.user_id,
             conversation_id=_optional(frame, "conversation_id", str),
             content=content,
@@ -190,15 +191,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         await self._send({"type": "start", "message_id": str(plan.assistant_message.id)})
-        if not plan.existing:
-            replies.reply_launch(plan)
+        reply_producer.reply_start(plan)
         self._forward(str(plan.assistant_message.id), 0)
 
     async def _on_cancel(self, frame: dict) -> None:
         message_id = frame.get("message_id")
         if not isinstance(message_id, str):
             raise FrameError("'message_id' must be a string.")
-        await replies.reply_cancel(user_id=self.principal.user_id, message_id=message_id)
+        await reply_producer.reply_cancel(user_id=self.principal.user_id, message_id=message_id)
 
     async def _on_resume(self, frame: dict) -> None:
         message_id = frame.get("message_id")
@@ -217,7 +217,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def _forward_run(self, message_id: str, after_seq: int) -> None:
         try:
-            async for frame in replies.reply_events(
+            async for frame in reply_reader.reply_frames(
                 user_id=self.principal.user_id, message_id=message_id, after_seq=after_seq
             ):
                 await self._send(frame)

@@ -15,6 +15,15 @@ def timestamp(value: datetime | None) -> Timestamp | None:
     return ts
 
 
+def rfc3339_timestamp(value: str | None) -> Timestamp | None:
+    """A timestamp from its RFC 3339 text (the JSON shapes carry times as text)."""
+    if value is None:
+        return None
+    ts = Timestamp()
+    ts.FromJsonString(value)
+    return ts
+
+
 def from_timestamp(ts: Timestamp, *, present: bool) -> datetime | None:
     if not present:
         return None

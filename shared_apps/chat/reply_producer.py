@@ -1,11 +1,12 @@
-"""Producing a reply: the model call, the reply log, batched storage, cancel, resume.
+"""Producing a reply: the model call, the reply log, batched storage, cancel, shutdown.
 
-``reply_launch`` starts ``reply_produce`` as a task on the running loop; it does not
-belong to the request or socket that asked, so a dropped socket does not stop the model.
-Only ``reply_cancel`` (or a server shutting down past its grace period) stops it, and
-then what arrived is stored with status ``cancelled``. An upstream failure stores what
-arrived with status ``failed``. Content is stored as it grows every
-``CHAT_PERSIST_INTERVAL`` seconds (not per token) and once at the end.
+``reply_start`` starts ``reply_produce`` as a task on the running loop (or nothing, for a
+repeated ``client_message_id``: its reply exists already). The task does not belong to the
+request or socket that asked, so a dropped socket does not stop the model. Only
+``reply_cancel`` (or a server shutting down past its grace period) stops it, and then what
+arrived is stored with status ``cancelled``. An upstream failure stores what arrived with
+status ``failed``. Content is stored as it grows, every ``PERSIST_INTERVAL_SECONDS`` (not per
+token), and once at the end. Readers follow the reply log (``reply_reader``).
 """
 
 from __future__ import annotations
@@ -14,27 +15,18 @@ import asyncio
 import contextlib
 import time
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
 
 import structlog
 from django.conf import settings
-from django.utils import timezone
 
-from shared_apps.chat import metrics, realtime, selectors, services, streams
+from shared_apps.chat import async_bridge, metrics, reply_log, selectors, services
+from shared_apps.chat.async_bridge import db
 from shared_apps.chat.models import Message
+from shared_apps.chat.payloads import done_frame, error_frame
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import Delta, Finish, Usage
-from shared_apps.chat.realtime import db
-from shared_apps.chat.rest_api.serializers import message_data, usage_data
 from shared_apps.chat.services import ReplyPlan
-from shared_apps.core.errors import (
-    ApplicationError,
-    NotFound,
-    ServiceUnavailable,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from shared_apps.core.errors import ApplicationError, NotFound, ServiceUnavailable, UpstreamError
 
 logger = structlog.get_logger(__name__)
 
@@ -43,32 +35,12 @@ CANCEL_POLL_SECONDS = 0.5
 _tasks: set[asyncio.Task] = set()
 
 
-def done_frame(message: Message) -> dict[str, Any]:
-    return {"type": "done", "message": message_data(message), "usage": usage_data(message)}
-
-
-def error_frame(message_id: Any, error: ApplicationError) -> dict[str, Any]:
-    return {"type": "error", "message_id": str(message_id), "code": error.code, "message": error.message}
-
-
-ERRORS_BY_CODE: dict[str, type[ApplicationError]] = {
-    NotFound.code: NotFound,
-    UpstreamError.code: UpstreamError,
-    UpstreamTimeout.code: UpstreamTimeout,
-    ServiceUnavailable.code: ServiceUnavailable,
-}
-
-
-def error_from_frame(frame: dict[str, Any]) -> ApplicationError:
-    return ERRORS_BY_CODE.get(frame.get("code", ""), UpstreamError)(frame.get("message", "The reply failed."))
-
-
-async def _cancel_watch(entry: streams.ReplyEntry) -> None:
+async def _cancel_watch(entry: reply_log.ReplyEntry) -> None:
     """With Redis, a cancel may come from another process: poll its flag, cancel the task."""
     while entry.final is None:
         await asyncio.sleep(CANCEL_POLL_SECONDS)
         try:
-            if await streams.redis_cancel_requested(entry.message_id):
+            if await reply_log.redis_cancel_requested(entry.message_id):
                 if entry.task is not None:
                     entry.task.cancel()
                 return
@@ -87,9 +59,9 @@ def _stopped_elsewhere(progress: asyncio.Task | None) -> bool:
     )
 
 
-async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
+async def reply_produce(plan: ReplyPlan, entry: reply_log.ReplyEntry) -> None:
     message_id = plan.assistant_message.id
-    mirror = streams.RedisMirror(str(message_id)) if settings.REDIS_URL else None
+    mirror = reply_log.RedisMirror(str(message_id)) if settings.REDIS_URL else None
     watcher = asyncio.create_task(_cancel_watch(entry)) if mirror else None
     parts: list[str] = []
     usage: Usage | None = None
@@ -110,7 +82,7 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
                     if first_token_seconds is None:
                         first_token_seconds = time.monotonic() - started
                     parts.append(event.text)
-                    seq = streams.memory_log.append(entry, event.text)
+                    seq = reply_log.memory_log.append(entry, event.text)
                     if mirror is not None:
                         mirror.add_delta(seq, event.text)
                     now = time.monotonic()
@@ -155,7 +127,7 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
         )
     except ServiceUnavailable as exc:
         logger.error("reply_final_save_failed", message_id=str(message_id), deltas=len(parts))
-        streams.memory_log.finish(entry, error_frame(message_id, exc))
+        reply_log.memory_log.finish(entry, error_frame(message_id, exc))
         return
     metrics.reply_observe(
         provider=provider_name,
@@ -173,7 +145,7 @@ async def reply_produce(plan: ReplyPlan, entry: streams.ReplyEntry) -> None:
         final = error_frame(message_id, error)
     else:
         final = done_frame(message)
-    streams.memory_log.finish(entry, final)
+    reply_log.memory_log.finish(entry, final)
     if mirror is not None:
         await mirror.add_final(len(parts) + 1, final)
 
@@ -200,9 +172,16 @@ async def _finish_save(**fields) -> Message | None:
     raise ServiceUnavailable("The reply could not be stored; the database is unavailable.")
 
 
-def reply_launch(plan: ReplyPlan) -> streams.ReplyEntry:
-    """Start producing ``plan``'s reply on the running loop (call from async code)."""
-    entry = streams.memory_log.open(
+def reply_start(plan: ReplyPlan) -> None:
+    """Produce ``plan``'s reply on the running loop (call from async code), unless the plan
+    is an existing one (a repeated ``client_message_id``): that reply was started already and
+    makes no second model call. Readers follow it with ``reply_reader.reply_frames``."""
+    if not plan.existing:
+        _reply_launch(plan)
+
+
+def _reply_launch(plan: ReplyPlan) -> reply_log.ReplyEntry:
+    entry = reply_log.memory_log.open(
         str(plan.assistant_message.id), str(plan.conversation.id), user_id=str(plan.user_message.user_id)
     )
     task = asyncio.get_running_loop().create_task(reply_produce(plan, entry))
@@ -212,62 +191,8 @@ def reply_launch(plan: ReplyPlan) -> streams.ReplyEntry:
     return entry
 
 
-async def reply_events(*, user_id: uuid.UUID, message_id: str, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
-    """The reply's frames after ``after_seq``: deltas, then ``done`` or ``error``; live while it runs.
-
-    Local log first; then (another process produced it) the Redis Stream; then the
-    database, where a finished reply answers its final frame at once.
-    """
-    entry = streams.memory_log.get(str(message_id))
-    if entry is not None:
-        if entry.user_id != str(user_id):
-            raise NotFound("Message not found.")
-        async for frame in streams.memory_log.read(entry, after_seq):
-            yield frame
-        return
-    message = await db(selectors.message_get)(user_id=user_id, message_id=message_id)
-    if message.role != Message.Role.ASSISTANT:
-        raise NotFound("Reply not found.")
-    if message.status == Message.Status.STREAMING and settings.REDIS_URL:
-        # Produced by another process: its log is mirrored to Redis (perhaps not flushed yet).
-        async def still_streaming() -> bool:
-            return await db(_is_streaming)(message.id)
-
-        from redis.exceptions import RedisError
-
-        try:
-            async for frame in streams.redis_read(str(message.id), after_seq, still_streaming=still_streaming):
-                yield frame
-                if frame["type"] in ("done", "error"):
-                    return
-        except (RedisError, OSError) as exc:
-            # Without this the reader's task died silently and the client waited forever.
-            logger.warning("reply_resume_redis_unavailable", message_id=str(message.id), error=type(exc).__name__)
-            raise ServiceUnavailable(
-                "The reply is being produced by another process and cannot be followed while Redis is "
-                "unavailable; resume again shortly."
-            ) from exc
-        message = await db(Message.objects.get)(id=message.id)
-    while message.status == Message.Status.STREAMING:
-        # Produced elsewhere with no shared log, or its process died: wait for the stored end.
-        if (timezone.now() - message.updated_at).total_seconds() > settings.OPENAI_IDLE_TIMEOUT + 60:
-            message = await db(services.reply_orphan_cancel)(message_id=message.id) or message
-            break
-        await asyncio.sleep(0.5)
-        message = await db(Message.objects.get)(id=message.id)
-    if message.status == Message.Status.FAILED:
-        code = message.error_code or UpstreamError.code
-        yield error_frame(message.id, ERRORS_BY_CODE.get(code, UpstreamError)("The reply failed."))
-    else:
-        yield done_frame(message)
-
-
-def _is_streaming(message_id: uuid.UUID) -> bool:
-    return Message.objects.filter(id=message_id, status=Message.Status.STREAMING).exists()
-
-
 async def reply_cancel(*, user_id: uuid.UUID, message_id: str) -> None:
-    entry = streams.memory_log.get(str(message_id))
+    entry = reply_log.memory_log.get(str(message_id))
     if entry is not None:
         if entry.user_id != str(user_id):
             raise NotFound("Message not found.")
@@ -279,30 +204,9 @@ async def reply_cancel(*, user_id: uuid.UUID, message_id: str) -> None:
         raise NotFound("Reply not found.")
     if message.status == Message.Status.STREAMING:
         if settings.REDIS_URL:
-            await streams.redis_request_cancel(str(message.id))
+            await reply_log.redis_request_cancel(str(message.id))
         else:
             await db(services.reply_orphan_cancel)(message_id=message.id)
-
-
-async def _final_frame(plan: ReplyPlan) -> dict[str, Any]:
-    if not plan.existing:
-        reply_launch(plan)
-    frames = reply_events(user_id=plan.user_message.user_id, message_id=str(plan.assistant_message.id))
-    final: dict[str, Any] = {}
-    async for final in frames:  # noqa: B007 - only the last frame (done/error) matters
-        pass
-    return final
-
-
-def reply_complete(plan: ReplyPlan) -> Message:
-    """From sync code (REST, gRPC ChatWithAI): produce the reply on the realtime loop and
-    wait for its end. Raises the upstream's error (the messages stay stored)."""
-    future = realtime.submit(_final_frame(plan))
-    realtime.release_thread_connections()
-    frame = future.result()
-    if frame.get("type") == "error":
-        raise error_from_frame(frame)
-    return Message.objects.get(id=plan.assistant_message.id)
 
 
 async def replies_drain(grace_seconds: float) -> None:
@@ -321,4 +225,4 @@ async def replies_drain(grace_seconds: float) -> None:
 
 def replies_drain_sync(grace_seconds: float) -> None:
     """grpcserve's GRPC_ON_STOP hook."""
-    realtime.submit(replies_drain(grace_seconds)).result(timeout=grace_seconds + 15)
+    async_bridge.submit(replies_drain(grace_seconds)).result(timeout=grace_seconds + 15)

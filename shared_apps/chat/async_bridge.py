@@ -1,10 +1,16 @@
-"""The event loop that runs replies and realtime fan-out in this process.
+"""The bridge between Django's sync code and the event loop that runs replies.
 
 A reply belongs to its conversation, not to the request or socket that asked for it, so
-it runs as a task on a long-lived loop: the ASGI server's loop in the chat ASGI process
-(bound by ``lifecycle.ChatLifecycleMiddleware``), or a background loop thread in processes without
-one (the gRPC server, tests, management commands). Sync code (REST views, gRPC
-servicers, services after commit) hands coroutines to that loop with ``submit``.
+it runs as a task on one long-lived loop per process (the reply loop): the ASGI server's
+loop in the chat ASGI process (bound by ``lifecycle.ChatLifecycleMiddleware``), or a
+background loop thread in processes without one (the gRPC server, tests, management
+commands).
+
+* sync to async: REST views, gRPC servicers and services after commit hand coroutines to
+  the reply loop with ``submit``, and read an async iterator from a thread with
+  ``iterate_sync``;
+* async to sync: coroutines run ORM work off the loop with ``db``, on a bounded executor,
+  each call with a connection of its own.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ def bind_loop(loop: asyncio.AbstractEventLoop) -> None:
 
 
 def db_executor_install(loop: asyncio.AbstractEventLoop) -> None:
-    """The loop's default executor runs ORM work (``replies.db``): size it from
+    """The loop's default executor runs ORM work (``db``): size it from
     ``CHAT_DB_THREADS`` instead of Python's min(32, cores + 4)."""
     from concurrent.futures import ThreadPoolExecutor
 
@@ -47,12 +53,12 @@ def db(func: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     executor, with a database connection of its own that is closed (or handed back to the
     pool) when ``fn`` returns.
 
-    Not ``database_sync_to_async``: asgiref keeps Django's connections in context-local
-    storage and copies it back into the calling task, so every task spawned from one socket
-    (its reply producers) would share one ``DatabaseWrapper`` across executor threads at
-    once: one task's transaction would swallow another's statements, and a connection
-    broken in one would stay broken for all. Each call here runs in a fresh context (with
-    the caller's log context re-bound) and owns its connection.
+    Why not asgiref's sync-to-async: it keeps Django's connections in context-local storage
+    and copies it back into the calling task, so every task spawned from one socket (its
+    reply producers) would share one ``DatabaseWrapper`` across executor threads at once:
+    one task's transaction would swallow another's statements, and a connection broken in
+    one would stay broken for all. Each call here runs in a fresh context (with the
+    caller's log context re-bound) and owns its connection.
     """
 
     async def call(*args: Any, **kwargs: Any) -> T:
@@ -82,12 +88,12 @@ def _start_background_loop() -> asyncio.AbstractEventLoop:
         loop.call_soon(ready.set)
         loop.run_forever()
 
-    threading.Thread(target=run, name="realtime-loop", daemon=True).start()
+    threading.Thread(target=run, name="reply-loop", daemon=True).start()
     ready.wait()
     return loop
 
 
-def realtime_loop() -> asyncio.AbstractEventLoop:
+def reply_loop() -> asyncio.AbstractEventLoop:
     global _loop
     loop = _loop
     if loop is not None and loop.is_running() and not loop.is_closed():
@@ -99,12 +105,12 @@ def realtime_loop() -> asyncio.AbstractEventLoop:
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-    """Run ``coro`` on the realtime loop from any thread; returns a thread-safe future."""
-    return asyncio.run_coroutine_threadsafe(coro, realtime_loop())
+    """Run ``coro`` on the reply loop from any thread; returns a thread-safe future."""
+    return asyncio.run_coroutine_threadsafe(coro, reply_loop())
 
 
 def release_thread_connections() -> None:
-    """Give this thread's database connections back before it waits on the realtime loop.
+    """Give this thread's database connections back before it waits on the reply loop.
 
     A sync thread (a gRPC servicer, a REST view) that then waits for a whole reply would
     hold its connection for the reply's length: with N such streams, N pooled connections
@@ -124,10 +130,10 @@ def iterate_sync(
     is_active: Callable[[], bool] = lambda: True,
     poll_seconds: float = 1.0,
 ) -> Iterator[T]:
-    """Consume an async iterator (created and driven on the realtime loop) from a sync
+    """Consume an async iterator (created and driven on the reply loop) from a sync
     thread, e.g. a gRPC servicer's. Stops when ``is_active()`` turns false (the client
     went away), checked every ``poll_seconds`` while waiting."""
-    loop = realtime_loop()
+    loop = reply_loop()
     holder: dict[str, AsyncIterator[T]] = {}
 
     async def create() -> None:

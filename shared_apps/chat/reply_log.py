@@ -1,6 +1,6 @@
 """The reply log: every delta of a reply in flight, by ``seq``, for any number of readers.
 
-A reply is produced once (``replies.reply_produce``) and read by whoever wants it: the
+A reply is produced once (``reply_producer``) and read by whoever wants it (``reply_reader``): the
 socket that asked, a socket that reconnected and sent ``resume``, a gRPC stream, a
 ``StreamMessages`` follower. Readers ask for "everything after seq N" and then follow
 live, so a reconnecting client gets exactly the missing deltas, with no gap and no repeat.
@@ -28,6 +28,8 @@ from typing import Any
 
 import structlog
 from django.conf import settings
+
+from shared_apps.chat.payloads import delta_frame
 
 logger = structlog.get_logger(__name__)
 
@@ -118,10 +120,6 @@ class MemoryReplyLog:
                 yield entry.final
                 return
             await entry.wait_change(known)
-
-
-def delta_frame(message_id: str, seq: int, content: str) -> dict[str, Any]:
-    return {"type": "delta", "message_id": message_id, "seq": seq, "content": content}
 
 
 memory_log = MemoryReplyLog()
