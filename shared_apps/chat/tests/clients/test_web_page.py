@@ -2,6 +2,10 @@
 
 Needs Debian's Chromium at /usr/bin/chromium (``.ci/run`` installs it); never a browser build
 downloaded by Playwright.
+
+The first test saves a screenshot of the page to var/screenshots/chat-page.png (var/ is gitignored,
+so a test run leaves the work tree clean); to refresh the README's picture, copy it over
+docs/screenshots/chat-page.png and commit that on purpose.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -27,7 +32,7 @@ CHROMIUM_ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-SCREENSHOT = ROOT / "docs" / "screenshots" / "chat-page.png"
+SCREENSHOT = ROOT / "var" / "screenshots" / "chat-page.png"  # never under docs/: tracked files stay as they are
 LONG = " ".join(f"word{i}" for i in range(30))  # a reply of ~45 words: several seconds
 
 
@@ -121,6 +126,15 @@ def stored_messages(stack, email: str) -> list[dict]:
     return json.load(urllib.request.urlopen(history))["messages"]
 
 
+def test_the_screenshot_is_saved_where_git_ignores_it():
+    # A test run must not rewrite tracked files (it used to overwrite docs/screenshots/chat-page.png).
+    relative = SCREENSHOT.relative_to(ROOT)
+    ignored = subprocess.run(["git", "check-ignore", "-q", str(relative)], cwd=ROOT, check=False)
+    assert ignored.returncode == 0, f"{relative} is not gitignored"
+    tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(relative)], cwd=ROOT, capture_output=True)
+    assert tracked.returncode != 0, f"{relative} is tracked"
+
+
 def test_sign_up_send_and_watch_the_reply_stream_in(page, stack):
     # given
     sign_up(page, stack)
@@ -143,6 +157,7 @@ def test_sign_up_send_and_watch_the_reply_stream_in(page, stack):
     page.set_viewport_size({"width": 1000, "height": 640})
     SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT))
+    assert SCREENSHOT.read_bytes().startswith(b"\x89PNG")
     assert page.problems == []
 
 
