@@ -106,13 +106,20 @@ class ReplyPrinter:
             click.echo(click.style("ai> ", fg="green", bold=True), nl=False)
             self.started = True
 
-    def delta(self, seq: int, content: str) -> None:
+    def delta(self, seq: int, content: str, from_seq: int = 0) -> bool:
+        """Print deltas ``from_seq``..``seq`` (one delta when ``from_seq`` is 0: a server joins
+        the deltas waiting for a reader that fell behind). False when the frame does not
+        follow what was printed (a gap, or a joined frame overlapping it): resume instead."""
+        first = from_seq or seq
         if seq <= self.seq:
-            return  # already printed (a resume overlaps what we have)
+            return True  # already printed (a resume overlaps what we have)
+        if first != self.seq + 1:
+            return False
         self.begin()
         self.seq = seq
         click.echo(content, nl=False)
         sys.stdout.flush()
+        return True
 
     def finish(self, message: dict | None, error: str | None = None) -> None:
         self.spinner.stop()
@@ -220,7 +227,10 @@ class WebsocketChat:
                 elif kind == "start":
                     printer.message_id = event["message_id"]
                 elif kind == "delta" and event.get("message_id") == printer.message_id:
-                    printer.delta(event["seq"], event["content"])
+                    if not printer.delta(event["seq"], event["content"], event.get("from_seq", 0)):
+                        self._send_quietly(
+                            {"type": "resume", "message_id": printer.message_id, "after_seq": printer.seq}
+                        )
                 elif kind == "done" and event["message"]["id"] == printer.message_id:
                     outcome.message = event["message"]
                     printer.finish(event["message"])
@@ -313,7 +323,7 @@ class GrpcChat:
                 elif which == "start":
                     printer.message_id = event.start.message_id
                 elif which == "delta":
-                    printer.delta(event.delta.seq, event.delta.content)
+                    printer.delta(event.delta.seq, event.delta.content, event.delta.from_seq)
                 elif which == "done":
                     message = event.done.message
                     outcome.message = {"id": message.id, "content": message.content, "status": message.status}

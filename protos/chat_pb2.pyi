@@ -144,14 +144,16 @@ class ListConversationsResponse(_message.Message):
     def __init__(self, conversations: _Optional[_Iterable[_Union[Conversation, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
 
 class ReplyDelta(_message.Message):
-    __slots__ = ("message_id", "seq", "content")
+    __slots__ = ("message_id", "seq", "content", "from_seq")
     MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_SEQ_FIELD_NUMBER: _ClassVar[int]
     message_id: str
     seq: int
     content: str
-    def __init__(self, message_id: _Optional[str] = ..., seq: _Optional[int] = ..., content: _Optional[str] = ...) -> None: ...
+    from_seq: int
+    def __init__(self, message_id: _Optional[str] = ..., seq: _Optional[int] = ..., content: _Optional[str] = ..., from_seq: _Optional[int] = ...) -> None: ...
 
 class Usage(_message.Message):
     __slots__ = ("prompt_tokens", "completion_tokens", "total_tokens")

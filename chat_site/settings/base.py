@@ -104,6 +104,9 @@ CHAT_RATE_TOKENS_PER_DAY = env_int("CHAT_RATE_TOKENS_PER_DAY", 1_000_000, minimu
 CHAT_LOCAL_DELAY_SECONDS = env_float("CHAT_LOCAL_DELAY_SECONDS", 0.03, minimum=0.0)
 
 # --- websocket -----------------------------------------------------------------------------------
+# A reader (socket or gRPC stream) whose oldest waiting delta has waited this long gets every
+# waiting delta as one frame (seq = last, from_seq = first); with no backlog, one frame a delta.
+CHAT_COALESCE_AFTER_SECONDS = env_float("CHAT_COALESCE_AFTER_SECONDS", 0.005, minimum=0.0)
 CHAT_WS_ALLOWED_ORIGINS = env_list("CHAT_WS_ALLOWED_ORIGINS", ["http://127.0.0.1:8083", "http://localhost:8083"])
 CHAT_WS_AUTH_TIMEOUT = env_float("CHAT_WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
 CHAT_WS_MAX_FRAME_BYTES = env_int("CHAT_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)

@@ -7,6 +7,9 @@ DEBUG = False
 LOGGING = logging_config("console")
 PASSWORD_HASHERS = ["shared_apps.core.testing.FastArgon2PasswordHasher"]
 CHAT_LOCAL_DELAY_SECONDS = 0.0
+# One frame per delta in the transport tests, however loaded the machine: they assert each
+# delta's seq. The coalescing tests (a reader that fell behind) set this low themselves.
+CHAT_COALESCE_AFTER_SECONDS = 60.0
 
 # SQLite: a file-based test database (not shared-cache memory, whose table locks fail
 # instantly under the concurrent threads these tests use) with IMMEDIATE transactions.

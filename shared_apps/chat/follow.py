@@ -43,7 +43,9 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
             await queue.put({"source": "layer", **event})
 
     async def pump_reply(message_id: str) -> None:
-        async for frame in reply_reader.reply_frames(user_id=user_id, message_id=message_id, after_seq=0):
+        async for frame in reply_reader.reply_frames(
+            user_id=user_id, message_id=message_id, after_seq=0, coalesce=True
+        ):
             if frame["type"] == "delta":
                 await queue.put({"source": "reply", "kind": "delta", **frame})
             elif frame["type"] == "done":
@@ -65,12 +67,7 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
         while True:
             event = await queue.get()
             if event["source"] == "reply" and event["kind"] == "delta":
-                yield {
-                    "kind": "delta",
-                    "message_id": event["message_id"],
-                    "seq": event["seq"],
-                    "content": event["content"],
-                }
+                yield {key: value for key, value in event.items() if key not in ("source", "type")}
                 continue
             message = event["message"]
             if event["kind"] == "reply_started":

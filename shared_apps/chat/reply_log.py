@@ -14,6 +14,12 @@ live, so a reconnecting client gets exactly the missing deltas, with no gap and 
   past a channel's capacity) no delta can be lost to fan-out.
 
 The final entry of every log is the reply's last frame: ``done`` or ``error``.
+
+Readers behind: with no backlog every delta is its own frame. A reader that asks to
+``coalesce`` and finds several deltas waiting, the oldest for at least
+``CHAT_COALESCE_AFTER_SECONDS`` (its consumer, a socket or a gRPC stream, fell behind: a
+busy loop, a slow client, a resume), gets them as one frame: ``content`` joined, ``seq`` the
+last delta included, ``from_seq`` the first. Nothing is dropped; clients join by ``seq``.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ from typing import Any
 import structlog
 from django.conf import settings
 
-from shared_apps.chat.payloads import delta_frame
+from shared_apps.chat.payloads import delta_frame, joined_delta_frame
 
 logger = structlog.get_logger(__name__)
 
@@ -52,6 +58,7 @@ class ReplyEntry:
     conversation_id: str
     user_id: str = ""
     deltas: list[str] = field(default_factory=list)
+    appended_at: list[float] = field(default_factory=list)  # time.monotonic() of each delta
     final: dict[str, Any] | None = None
     finished_at: float | None = None
     task: asyncio.Task | None = None
@@ -95,6 +102,7 @@ class MemoryReplyLog:
 
     def append(self, entry: ReplyEntry, text: str) -> int:
         entry.deltas.append(text)
+        entry.appended_at.append(time.monotonic())
         entry._wake()
         return len(entry.deltas)
 
@@ -109,14 +117,22 @@ class MemoryReplyLog:
         for key in stale:
             del self._entries[key]
 
-    async def read(self, entry: ReplyEntry, after_seq: int) -> AsyncIterator[dict[str, Any]]:
+    async def read(self, entry: ReplyEntry, after_seq: int, *, coalesce: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """The frames after ``after_seq``, live until the final frame."""
         seq = max(0, after_seq)
+        join_after = settings.CHAT_COALESCE_AFTER_SECONDS
         while True:
             known = len(entry.deltas)
-            while seq < known:
-                seq += 1
-                yield delta_frame(entry.message_id, seq, entry.deltas[seq - 1])
-            if entry.final is not None and seq >= len(entry.deltas):
+            if seq < known:
+                if coalesce and known - seq > 1 and time.monotonic() - entry.appended_at[seq] >= join_after:
+                    text = "".join(entry.deltas[seq:known])
+                    yield joined_delta_frame(entry.message_id, seq + 1, known, text)
+                    seq = known
+                else:
+                    seq += 1
+                    yield delta_frame(entry.message_id, seq, entry.deltas[seq - 1])
+                continue
+            if entry.final is not None:
                 yield entry.final
                 return
             await entry.wait_change(known)

@@ -33,16 +33,20 @@ logger = structlog.get_logger(__name__)
 ORPHAN_GRACE_SECONDS = 60
 
 
-async def reply_frames(*, user_id: uuid.UUID, message_id: str, after_seq: int = 0) -> AsyncIterator[dict[str, Any]]:
+async def reply_frames(
+    *, user_id: uuid.UUID, message_id: str, after_seq: int = 0, coalesce: bool = False
+) -> AsyncIterator[dict[str, Any]]:
     """The reply's frames after ``after_seq``: deltas, then ``done`` or ``error``; live while it runs.
 
-    Another user's reply is indistinguishable from a missing one (``NotFound``).
+    Another user's reply is indistinguishable from a missing one (``NotFound``). With
+    ``coalesce``, a reader that fell behind gets the deltas waiting for it as one frame
+    (``reply_log``); readers of another process's reply (Redis) get one frame a delta.
     """
     entry = reply_log.memory_log.get(str(message_id))
     if entry is not None:
         if entry.user_id != str(user_id):
             raise NotFound("Message not found.")
-        async for frame in reply_log.memory_log.read(entry, after_seq):
+        async for frame in reply_log.memory_log.read(entry, after_seq, coalesce=coalesce):
             yield frame
         return
     message = await db(selectors.message_get)(user_id=user_id, message_id=message_id)

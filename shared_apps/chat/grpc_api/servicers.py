@@ -38,7 +38,9 @@ def message_proto(data: MessageData) -> chat_pb2.Message:
 
 
 def delta_proto(frame: dict[str, Any]) -> chat_pb2.ReplyDelta:
-    return chat_pb2.ReplyDelta(message_id=frame["message_id"], seq=frame["seq"], content=frame["content"])
+    return chat_pb2.ReplyDelta(
+        message_id=frame["message_id"], seq=frame["seq"], content=frame["content"], from_seq=frame.get("from_seq", 0)
+    )
 
 
 def conversation_proto(conversation: Conversation) -> chat_pb2.Conversation:
@@ -154,7 +156,9 @@ class ChatService(Service):
         async_bridge.submit(_reply_start(plan)).result()
         yield chat_pb2.ChatStreamEvent(start=chat_pb2.ReplyStart(message_id=str(plan.assistant_message.id)))
         frames = async_bridge.iterate_sync(
-            lambda: reply_reader.reply_frames(user_id=principal.user_id, message_id=str(plan.assistant_message.id)),
+            lambda: reply_reader.reply_frames(
+                user_id=principal.user_id, message_id=str(plan.assistant_message.id), coalesce=True
+            ),
             is_active=context.is_active,
         )
         for frame in frames:

@@ -218,7 +218,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def _forward_run(self, message_id: str, after_seq: int) -> None:
         try:
             async for frame in reply_reader.reply_frames(
-                user_id=self.principal.user_id, message_id=message_id, after_seq=after_seq
+                user_id=self.principal.user_id, message_id=message_id, after_seq=after_seq, coalesce=True
             ):
                 await self._send(frame)
         except ApplicationError as exc:

@@ -376,7 +376,9 @@
     const reply = replies.get(frame.message_id);
     if (!reply || reply.done) return;
     if (frame.seq <= reply.seq) return; // already shown (a resume overlaps what we have)
-    if (frame.seq !== reply.seq + 1) {
+    // A frame may join the deltas from_seq..seq (sent to a reader that fell behind).
+    const first = frame.from_seq || frame.seq;
+    if (first !== reply.seq + 1) {
       // A gap should never happen; ask again from what we have rather than show a hole.
       socketSend({ type: "resume", message_id: frame.message_id, after_seq: reply.seq });
       return;
