@@ -23,6 +23,18 @@ logger = structlog.get_logger("grpc")
 
 REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
+# Methods that clients call on a timer: every chat process polls the auth service's revocation
+# feed (AUTHN_REVOCATION_POLL_SECONDS, 0.25 s) and orchestrators poll health. A successful call of
+# one of them is logged at debug; a failed one, or one slower than POLLING_SLOW_MS, at its usual level.
+POLLING_METHODS = frozenset(
+    {
+        "/auth.AuthService/ListRevokedSessions",
+        "/grpc.health.v1.Health/Check",
+        "/auth.service.health.v1.Health/Check",
+    }
+)
+POLLING_SLOW_MS = 500.0
+
 
 def metadata_value(details_or_context: Any, key: str) -> str | None:
     metadata = (
@@ -68,10 +80,12 @@ class CorrelationIdInterceptor(grpc.ServerInterceptor):
 
 
 class LoggingInterceptor(grpc.ServerInterceptor):
-    """One ``rpc_finished`` line per call with its status code and duration."""
+    """One ``rpc_finished`` line per call with its status code and duration: warning for
+    INTERNAL/UNKNOWN, info otherwise, debug for a fast successful call of a polling method."""
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
+        polling = handler_call_details.method in POLLING_METHODS
 
         def finish(context: grpc.ServicerContext, started: float, error: BaseException | None) -> None:
             code = context.code() if callable(getattr(context, "code", None)) else None
@@ -79,10 +93,14 @@ class LoggingInterceptor(grpc.ServerInterceptor):
                 code = grpc.StatusCode.UNKNOWN if error is not None else grpc.StatusCode.OK
             if code is grpc.StatusCode.OK and not context.is_active() and error is None:
                 code = grpc.StatusCode.CANCELLED if _cancelled(context) else code
-            level = "warning" if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN) else "info"
-            getattr(logger, level)(
-                "rpc_finished", code=code.name, duration_ms=round((time.perf_counter() - started) * 1000, 2)
-            )
+            duration_ms = round((time.perf_counter() - started) * 1000, 2)
+            if code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN):
+                level = "warning"
+            elif polling and code is grpc.StatusCode.OK and duration_ms < POLLING_SLOW_MS:
+                level = "debug"
+            else:
+                level = "info"
+            getattr(logger, level)("rpc_finished", code=code.name, duration_ms=duration_ms)
 
         def around(behaviour, request, context, streaming):
             started = time.perf_counter()
