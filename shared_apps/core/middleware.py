@@ -1,7 +1,8 @@
-"""HTTP middleware: return the correlation id to the client.
+"""HTTP middleware: return the correlation id to the client; JSON 404s in development too.
 
-django-structlog's ``RequestMiddleware`` (listed before this one) takes ``X-Request-ID``
-from the request or makes one and binds it; this echoes it in the response.
+django-structlog's ``RequestMiddleware`` (listed before ``RequestIdResponseMiddleware``) takes
+``X-Request-ID`` from the request or makes one and binds it; ``RequestIdResponseMiddleware``
+echoes it in the response.
 """
 
 from __future__ import annotations
@@ -52,4 +53,48 @@ class RequestIdResponseMiddleware:
         request_id = current_request_id()
         if request_id:
             response["X-Request-ID"] = request_id
+        return response
+
+
+# Paths whose pages are HTML for people (the admin; the chat site's web page): their 404s stay
+# Django's. Every other path is the API's, whose errors are JSON.
+HTML_PATH_PREFIXES = ("/admin/", "/app/")
+
+
+class JsonNotFoundMiddleware:
+    """An unknown path answers the API's JSON error body, with DEBUG on as with DEBUG off.
+
+    With DEBUG off, Django answers a 404 with the site's ``handler404``
+    (``shared_apps.core.rest_errors.handler404``, already JSON). With DEBUG on (``bin/up``,
+    ``*.settings.local``) it answers its HTML debug page instead and ignores ``handler404``; this
+    replaces that page with the same JSON body outside ``HTML_PATH_PREFIXES``. JSON 404s (DRF
+    views, ``handler404``) pass through untouched.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable) -> None:
+        self.get_response = get_response
+        if iscoroutinefunction(get_response):
+            markcoroutinefunction(self)
+
+    def __call__(self, request: HttpRequest):
+        if iscoroutinefunction(self):
+            return self.__acall__(request)
+        return self._json(request, self.get_response(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        return self._json(request, await self.get_response(request))
+
+    @staticmethod
+    def _json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        if (
+            response.status_code == 404
+            and response.get("Content-Type", "").startswith("text/html")
+            and not request.path.startswith(HTML_PATH_PREFIXES)
+        ):
+            from shared_apps.core.rest_errors import handler404
+
+            return handler404(request)
         return response

@@ -74,6 +74,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
     "django_structlog.middlewares.RequestMiddleware",
     "shared_apps.core.middleware.RequestIdResponseMiddleware",
+    "shared_apps.core.middleware.JsonNotFoundMiddleware",  # unknown paths: JSON 404 with DEBUG on too
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
