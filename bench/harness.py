@@ -69,6 +69,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(parts[11]) + int(parts[12])) / ticks
 
 
+def cpu_precise(pid: int) -> float:
+    """CPU seconds of a process's live threads from their schedstat (nanoseconds, not the 10 ms
+    ticks of /proc/PID/stat). Threads that exited are not counted; the services keep theirs."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                total += int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
+def tree_cpu(pid: int) -> float:
+    """cpu_precise of a process and all its descendants."""
+    return sum(cpu_precise(p) for p in (pid, *descendants(pid)))
+
+
 def rss_bytes(pid: int) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -150,26 +172,39 @@ class Stack:
         name: str,
         argv: list[str],
         *,
-        site: str,
+        site: str | None,
         cpu: int | None,
         ready: str,
         env: dict[str, str] | None = None,
+        timeout: float = 60,
     ) -> Service:
+        """Start a pinned service and wait until ``ready`` answers. ``site`` None: ``env`` is
+        the whole environment (a foreign program such as LiteLLM's proxy)."""
         log_path = self.tmp / f"{name}.log"
         log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
         cpus = {cpu} if (cpu is not None and PINNED) else None
         process = subprocess.Popen(  # noqa: S603 - our own commands
             argv,
             cwd=ROOT,
-            env={**self.env(site), **(env or {})},
+            env={**self.env(site), **(env or {})} if site else dict(env or {}),
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         service = Service(name, process, ready, log_path)
         self.services.append(service)
-        _wait_ready(service, ready)
+        try:
+            _wait_ready(service, ready, timeout)
+        except BaseException:
+            service.stop()
+            self.services.remove(service)
+            raise
         return service
+
+    def stop(self, service: Service) -> None:
+        service.stop()
+        if service in self.services:
+            self.services.remove(service)
 
     def stop_all(self) -> None:
         for service in reversed(self.services):
@@ -266,8 +301,16 @@ def auth_rest(s: Stack, *, cpu: int | None = SERVICE_CPU, env: dict[str, str] | 
 
 
 def chat_asgi(
-    s: Stack, *, auth_target: str, upstream: str, cpu: int | None = SERVICE_CPU, env: dict[str, str] | None = None
+    s: Stack,
+    *,
+    auth_target: str,
+    upstream: str,
+    cpu: int | None = SERVICE_CPU,
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
+    name: str = "chat-asgi",
 ) -> Service:
+    """The chat ASGI app under uvicorn; ``args`` are extra uvicorn options (``--loop``, ``--http``)."""
     port = free_port()
     extra = {
         "AUTH_GRPC_TARGET": auth_target,
@@ -279,8 +322,8 @@ def chat_asgi(
         "CHAT_MODEL": "fake-model",
         **(env or {}),
     }
-    argv = chat_asgi_command(port, "--no-access-log", "--ws-max-queue", "1024")
-    service = s.start("chat-asgi", argv, site="chat", cpu=cpu, ready=f"http://127.0.0.1:{port}/healthz", env=extra)
+    argv = chat_asgi_command(port, "--no-access-log", "--ws-max-queue", "1024", *args)
+    service = s.start(name, argv, site="chat", cpu=cpu, ready=f"http://127.0.0.1:{port}/healthz", env=extra)
     profile_attach(s, service)
     return service
 
