@@ -8,18 +8,31 @@ import time
 
 
 async def _request(reader, writer, head: bytes, body: bytes) -> tuple[int, bytes]:
+    status, payload, _ = await _exchange(reader, writer, head, body)
+    return status, payload
+
+
+async def _exchange(reader, writer, head: bytes, body: bytes) -> tuple[int, bytes, float | None]:
+    """One request: status, body and the Retry-After header in seconds (None if absent)."""
     writer.write(head + body)
     status_line = await reader.readline()
     status = int(status_line.split()[1])
     length = 0
+    retry_after = None
     while True:
         line = await reader.readline()
         if line in (b"\r\n", b""):
             break
-        if line[:15].lower() == b"content-length:":
+        name = line[:16].lower()
+        if name.startswith(b"content-length:"):
             length = int(line.split(b":", 1)[1])
+        elif name.startswith(b"retry-after:"):
+            try:
+                retry_after = float(line.split(b":", 1)[1])
+            except ValueError:
+                retry_after = None  # an HTTP date: not sent by our services
     payload = await reader.readexactly(length) if length else b""
-    return status, payload
+    return status, payload, retry_after
 
 
 def build(
@@ -33,15 +46,26 @@ def build(
     return ("\r\n".join(lines) + "\r\n\r\n").encode(), body
 
 
-async def closed_loop(address: str, requests: list[tuple[bytes, bytes]], *, connections: int, seconds: float) -> dict:
+async def closed_loop(
+    address: str,
+    requests: list[tuple[bytes, bytes]],
+    *,
+    connections: int,
+    seconds: float,
+    honour_retry_after: bool = False,
+) -> dict:
     """Each connection sends requests[i % len] back to back for ``seconds``. Returns count,
-    rate, latencies and the statuses seen."""
+    rate, latencies and the statuses seen. With ``honour_retry_after``, a 429 with
+    ``Retry-After`` makes that connection wait that long before its next request, as a
+    well-behaved client does (the waits are counted in ``waited_s``)."""
     host, port = address.split(":")
     latencies: list[float] = []
     statuses: dict[int, int] = {}
+    waited = 0.0
     stop_at = time.perf_counter() + seconds
 
     async def worker(offset: int):
+        nonlocal waited
         reader, writer = await asyncio.open_connection(host, int(port))
         i = offset
         try:
@@ -49,16 +73,27 @@ async def closed_loop(address: str, requests: list[tuple[bytes, bytes]], *, conn
                 head, body = requests[i % len(requests)]
                 i += 1
                 t0 = time.perf_counter()
-                status, _ = await _request(reader, writer, head, body)
+                status, _, retry_after = await _exchange(reader, writer, head, body)
                 latencies.append(time.perf_counter() - t0)
                 statuses[status] = statuses.get(status, 0) + 1
+                if honour_retry_after and status == 429 and retry_after:
+                    pause = max(0.0, min(retry_after, stop_at - time.perf_counter()))
+                    waited += pause
+                    await asyncio.sleep(pause)
         finally:
             writer.close()
 
     start = time.perf_counter()
     await asyncio.gather(*(worker(k) for k in range(connections)))
     wall = time.perf_counter() - start
-    return {"count": len(latencies), "rate": len(latencies) / wall, "latencies": latencies, "statuses": statuses}
+    return {
+        "count": len(latencies),
+        "rate": len(latencies) / wall,
+        "wall": wall,
+        "latencies": latencies,
+        "statuses": statuses,
+        "waited_s": waited,
+    }
 
 
 CEILING_SERVER = r"""
