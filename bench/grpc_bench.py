@@ -1,6 +1,8 @@
-"""(f) gRPC ``ListConversations`` through django-grpc-framework (auth interceptor, error mapping,
-metrics, the ORM) versus a bare grpcio servicer returning a same-size message; and the health
-check's latency while 200 ``StreamChatWithAI`` streams run."""
+"""(f) gRPC ``ListConversations`` through django-grpc-framework and the site's interceptors
+(correlation id, logging, metrics, error mapping, authentication) versus a plain grpcio
+servicer doing the same work (the same token verification, ORM queries and response; see
+``bench.bare_grpc``), so the ratio is the framework's cost; and the health check's latency
+while 200 ``StreamChatWithAI`` streams run."""
 
 from __future__ import annotations
 
@@ -14,10 +16,25 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from bench import harness
 from bench.harness import median, pct
 from bench.report import Report
+from bench.targets import at_least, at_most, equal
 from protos import chat_pb2, chat_pb2_grpc
 from testkit.fake_openai import FakeOpenAIProcess
 
 CALLERS = 8
+
+SERVICE_VS_BARE = at_least(
+    0.6,
+    "x",
+    "the framework's per-call layers (five interceptors, each rebuilding the handler, structured logging "
+    "and Prometheus metrics per call) cost more than the call's own work",
+)
+NO_ERRORS = equal(0, "0", "calls failed: see the service's log in the bench's temporary directory")
+HEALTH_UNDER_STREAMS = at_most(
+    50,
+    "ms",
+    "each StreamChatWithAI holds a worker thread for its whole reply; health checks share the GIL "
+    "and the thread pool with them",
+)
 
 
 async def _closed_loop(target: str, metadata, seconds: float) -> tuple[float, int]:
@@ -51,26 +68,28 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
             for i in range(20):
                 stub.CreateConversation(chat_pb2.Conversation(title=f"bench conversation {i}"), metadata=metadata)
             response = stub.ListConversations(chat_pb2.ListConversationsRequest(limit=20), metadata=metadata)
-        path = stack.tmp / "list_response.bin"
-        path.write_bytes(response.SerializeToString())
         bare_target = f"127.0.0.1:{harness.free_port()}"
         bare = stack.start(
             "bare-grpc",
-            [sys.executable, "-m", "bench.bare_grpc", bare_target, str(path)],
+            [sys.executable, "-m", "bench.bare_grpc", bare_target],
             site="chat",
             cpu=harness.SERVICE_CPU,
             ready=bare_target,
+            env={"AUTH_GRPC_TARGET": auth_target},
         )
         try:
             svc_rates, bare_rates, errors = [], [], 0
             asyncio.run(_closed_loop(chat.address, metadata, 0.5))
-            asyncio.run(_closed_loop(bare_target, (), 0.5))
+            asyncio.run(_closed_loop(bare_target, metadata, 0.5))
+            bare_errors = 0
             for _ in range(rounds):
                 rate, e = asyncio.run(_closed_loop(chat.address, metadata, 1.5))
                 svc_rates.append(rate)
                 errors += e
-                bare_rates.append(asyncio.run(_closed_loop(bare_target, (), 1.5))[0])
-            bare.stop()
+                rate, e = asyncio.run(_closed_loop(bare_target, metadata, 1.5))
+                bare_rates.append(rate)
+                bare_errors += e
+            stack.stop(bare)
             ratio = median([s / b_ for s, b_ in zip(svc_rates, bare_rates, strict=True)])
             b = "f"
             report.add(
@@ -80,9 +99,21 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
                 "calls/s",
                 note=f"{len(response.SerializeToString())}-byte answer, {CALLERS} callers",
             )
-            report.add(b, "bare grpcio servicer, same-size answer, calls/s", median(bare_rates), "calls/s")
-            report.add(b, "service / bare", ratio, "x", target=">= 0.6", ok=ratio >= 0.6)
-            report.add(b, "errors", errors, "", target="0", ok=errors == 0)
+            report.add(
+                b,
+                "plain grpcio servicer, same verification and queries, calls/s",
+                median(bare_rates),
+                "calls/s",
+            )
+            report.add(b, "service / plain servicer", ratio, "x", target=SERVICE_VS_BARE)
+            report.add(
+                b,
+                "errors (service + plain servicer)",
+                errors + bare_errors,
+                "",
+                target=NO_ERRORS,
+                note=f"service {errors}, plain servicer {bare_errors}",
+            )
             health = asyncio.run(_health_under_streams(chat.address, metadata, streams))
             p99 = pct(health["latencies"], 99)
             report.add(
@@ -90,16 +121,14 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
                 f"health Check p99 while {streams} StreamChatWithAI run",
                 p99 * 1e3,
                 "ms",
-                target="<= 50 ms",
-                ok=p99 <= 0.050,
+                target=HEALTH_UNDER_STREAMS,
                 note=f"p50 {pct(health['latencies'], 50) * 1e3:.1f} ms; "
                 f"{health['complete']}/{streams} streams complete in {health['wall']:.1f} s",
             )
             base = asyncio.run(_health_under_streams(chat.address, metadata, 0))
             report.add(b, "health Check p99 idle", pct(base["latencies"], 99) * 1e3, "ms")
         finally:
-            chat.stop()
-            stack.services.remove(chat)
+            stack.stop(chat)
 
 
 async def _health_under_streams(target: str, metadata, streams: int) -> dict:
@@ -116,7 +145,8 @@ async def _health_under_streams(target: str, metadata, streams: int) -> dict:
                     chat_pb2.ChatWithAIRequest(message="bench"), metadata=metadata
                 ):
                     if event.HasField("delta"):
-                        deltas += 1
+                        # a delta event may join several (from_seq..seq); 0 = just seq
+                        deltas += event.delta.seq - (getattr(event.delta, "from_seq", 0) or event.delta.seq) + 1
                 if deltas == 64:
                     complete += 1
             except grpc.RpcError:

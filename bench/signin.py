@@ -14,6 +14,21 @@ import sys
 from bench import harness, httpload
 from bench.harness import pct
 from bench.report import Report
+from bench.targets import Target, at_least, at_most, equal
+
+OWASP_WHY = "the production Argon2 parameters are below OWASP's minimum (m=19 MiB, t=2, p=1)"
+SIGNINS_VS_CEILING = at_least(
+    0.8,
+    "x",
+    "the hashing slots sit idle part of the time: PASSWORD_HASH_MAX_WAITING queues too few sign-ins, so "
+    "callers are refused (and wait out Retry-After) while a slot is free",
+)
+READ_P99_FLOOD = at_most(
+    2,
+    "x",
+    "the hashing threads, even at low priority, share the one core and the GIL with the request threads",
+)
+NO_ERRORS = equal(0, "0", "reads failed during the flood: see the service's log")
 
 CEILING = r"""
 import os, sys, threading, time
@@ -65,8 +80,7 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, seconds: floa
     try:
         asyncio.run(_run(report, auth, user, admin_email, ceiling, seconds))
     finally:
-        auth.stop()
-        stack.services.remove(auth)
+        stack.stop(auth)
 
 
 async def _run(report, auth, user, admin_email, ceiling, seconds) -> None:
@@ -87,12 +101,17 @@ async def _run(report, auth, user, admin_email, ceiling, seconds) -> None:
     token = json.loads(payload)["tokens"]["access_token"]
     read = httpload.build("GET", "/v1/users?limit=20", host, {"Authorization": f"Bearer {token}"})
     flood_clients = 8
-    flood = await httpload.closed_loop(address, [signin(user.email)], connections=flood_clients, seconds=seconds)
-    # Only successful sign-ins count; beyond the hashing slots and queue, callers get 429 at once.
-    rate = flood["rate"] * flood["statuses"].get(200, 0) / max(1, flood["count"])
+    flood = await httpload.closed_loop(
+        address, [signin(user.email)], connections=flood_clients, seconds=seconds, honour_retry_after=True
+    )
+    # Only successful sign-ins count; beyond the hashing slots and queue, callers get 429 and
+    # wait out its Retry-After before trying again.
+    rate = flood["statuses"].get(200, 0) / flood["wall"]
     quiet = await httpload.closed_loop(address, [read], connections=1, seconds=seconds)
     flood_task = asyncio.create_task(
-        httpload.closed_loop(address, [signin(user.email)], connections=flood_clients, seconds=seconds + 0.5)
+        httpload.closed_loop(
+            address, [signin(user.email)], connections=flood_clients, seconds=seconds + 0.5, honour_retry_after=True
+        )
     )
     await asyncio.sleep(0.25)
     busy = await httpload.closed_loop(address, [read], connections=1, seconds=seconds)
@@ -105,8 +124,7 @@ async def _run(report, auth, user, admin_email, ceiling, seconds) -> None:
         "production hash cost (argon2id)",
         ceiling["memory_cost_kib"] / 1024,
         "MiB",
-        target="m>=19 MiB, t>=2, p>=1",
-        ok=owasp,
+        target=Target("m>=19 MiB, t>=2, p>=1", lambda _: owasp, OWASP_WHY),
         note=f"t={ceiling['time_cost']}, p={ceiling['parallelism']}",
     )
     report.add(
@@ -121,24 +139,24 @@ async def _run(report, auth, user, admin_email, ceiling, seconds) -> None:
         "sign-ins/s through REST (gunicorn, 1 worker)",
         rate,
         "/s",
-        note=f"{flood_clients} clients; statuses {flood['statuses']}",
+        note=f"{flood_clients} clients honouring Retry-After; statuses {flood['statuses']}; "
+        f"{flood['waited_s']:.1f} s waited in all",
         near_ceiling=rate >= 0.9 * ceiling["rate"],
     )
-    report.add(
-        b, "sign-ins/s / hash ceiling", rate / ceiling["rate"], "x", target=">= 0.8", ok=rate / ceiling["rate"] >= 0.8
-    )
+    report.add(b, "sign-ins/s / hash ceiling", rate / ceiling["rate"], "x", target=SIGNINS_VS_CEILING)
     report.add(b, "REST read p99 without a flood", quiet_p99 * 1e3, "ms", note="GET /v1/users (admin)")
     report.add(
-        b, "REST read p99 during a sign-in flood", busy_p99 * 1e3, "ms", note=f"flood {during['rate']:.1f} sign-ins/s"
+        b,
+        "REST read p99 during a sign-in flood",
+        busy_p99 * 1e3,
+        "ms",
+        note=f"flood {during['statuses'].get(200, 0) / during['wall']:.1f} sign-ins/s, statuses {during['statuses']}",
     )
-    report.add(
-        b, "read p99 with flood / without", busy_p99 / quiet_p99, "x", target="<= 2x", ok=busy_p99 / quiet_p99 <= 2
-    )
+    report.add(b, "read p99 with flood / without", busy_p99 / quiet_p99, "x", target=READ_P99_FLOOD)
     report.add(
         b,
         "non-2xx answers",
         sum(v for k, v in {**quiet["statuses"], **busy["statuses"]}.items() if k != 200),
         "",
-        target="0",
-        ok=all(k == 200 for k in {**quiet["statuses"], **busy["statuses"]}),
+        target=NO_ERRORS,
     )
