@@ -42,12 +42,11 @@ def discovered() -> dict:
     return json.loads(done.stdout)
 
 
-def git_packages(*tops: str) -> set[str]:
-    """Every directory under ``tops`` holding a tracked ``__init__.py``, as a dotted name."""
-    files = subprocess.run(
-        ["git", "ls-files", "--", *tops], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout.split()
-    return {str(Path(f).parent).replace("/", ".") for f in files if Path(f).name == "__init__.py"}
+def source_packages(*tops: str) -> set[str]:
+    """Every directory under ``tops`` holding an ``__init__.py``, as a dotted name."""
+    return {
+        ".".join(init.parent.relative_to(ROOT).parts) for top in tops for init in (ROOT / top).glob("**/__init__.py")
+    }
 
 
 def test_pyproject_declares_a_build_backend():
@@ -62,7 +61,7 @@ def test_package_discovery_finds_the_project_packages_and_leaves_out_tests_and_t
     packages = set(found["packages"])
     # then: every application package (migrations, gRPC servers, settings...), nothing from the tools
     tops = ("chatctl", "shared_apps", "auth_site", "chat_site", "protos")
-    expected = {p for p in git_packages(*tops) if "tests" not in p.split(".")}
+    expected = {p for p in source_packages(*tops) if "tests" not in p.split(".")}
     assert expected <= packages, sorted(expected - packages)
     assert {"shared_apps.chat.migrations", "shared_apps.core.grpc_server", "auth_site.settings"} <= packages
     assert not {p for p in packages if p.split(".")[0] not in tops}, packages
