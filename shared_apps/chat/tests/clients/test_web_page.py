@@ -129,6 +129,9 @@ def stored_messages(stack, email: str) -> list[dict]:
 def test_the_screenshot_is_saved_where_git_ignores_it():
     # A test run must not rewrite tracked files (it used to overwrite docs/screenshots/chat-page.png).
     relative = SCREENSHOT.relative_to(ROOT)
+    inside = subprocess.run(["git", "rev-parse", "--is-inside-work-tree"], cwd=ROOT, capture_output=True, check=False)
+    if inside.returncode != 0:
+        pytest.skip("not a git work tree")
     ignored = subprocess.run(["git", "check-ignore", "-q", str(relative)], cwd=ROOT, check=False)
     assert ignored.returncode == 0, f"{relative} is not gitignored"
     tracked = subprocess.run(["git", "ls-files", "--error-unmatch", str(relative)], cwd=ROOT, capture_output=True)
