@@ -105,8 +105,16 @@ def reply_loop() -> asyncio.AbstractEventLoop:
 
 
 def submit(coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
-    """Run ``coro`` on the reply loop from any thread; returns a thread-safe future."""
-    return asyncio.run_coroutine_threadsafe(coro, reply_loop())
+    """Run ``coro`` on the reply loop from any thread, with the caller's log context (its
+    request id, RPC name); returns a thread-safe future."""
+    return asyncio.run_coroutine_threadsafe(
+        _with_log_context(coro, structlog.contextvars.get_contextvars()), reply_loop()
+    )
+
+
+async def _with_log_context(coro: Coroutine[Any, Any, T], log_context: dict[str, Any]) -> T:
+    structlog.contextvars.bind_contextvars(**log_context)  # this task's own context only
+    return await coro
 
 
 def release_thread_connections() -> None:

@@ -100,6 +100,10 @@ class MemoryReplyLog:
     def get(self, message_id: str) -> ReplyEntry | None:
         return self._entries.get(message_id)
 
+    def discard(self, entry: ReplyEntry) -> None:
+        """Forget a reply that was never stored (no reader was told of it)."""
+        self._entries.pop(entry.message_id, None)
+
     def append(self, entry: ReplyEntry, text: str) -> int:
         entry.deltas.append(text)
         entry.appended_at.append(time.monotonic())

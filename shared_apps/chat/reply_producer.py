@@ -1,7 +1,9 @@
 """Producing a reply: the model call, the reply log, batched storage, cancel, shutdown.
 
-``reply_start`` starts ``reply_produce`` as a task on the running loop (or nothing, for a
-repeated ``client_message_id``: its reply exists already). The task does not belong to the
+``reply_begin`` plans a reply, starts ``reply_produce`` as a task on the running loop and
+stores the messages while the model is being asked, so the inserts are not in front of the
+first token (or it starts nothing, for a repeated ``client_message_id``: that reply exists
+already and makes no second model call). The task does not belong to the
 request or socket that asked, so a dropped socket does not stop the model. Only
 ``reply_cancel`` (or a server shutting down past its grace period) stops it, and then what
 arrived is stored with status ``cancelled``. An upstream failure stores what arrived with
@@ -59,7 +61,16 @@ def _stopped_elsewhere(progress: asyncio.Task | None) -> bool:
     )
 
 
-async def reply_produce(plan: ReplyPlan, entry: reply_log.ReplyEntry) -> None:
+def _saved(stored: asyncio.Future[bool] | None) -> bool:
+    return stored is None or (stored.done() and stored.result())
+
+
+async def reply_produce(
+    plan: ReplyPlan, entry: reply_log.ReplyEntry, stored: asyncio.Future[bool] | None = None
+) -> None:
+    """Relay the model's stream into the reply log and store it. ``stored`` resolves once the
+    plan's messages are saved (True) or will never be (False: the reply is dropped unseen);
+    no progress is written before it resolves True."""
     message_id = plan.assistant_message.id
     mirror = reply_log.RedisMirror(str(message_id)) if settings.REDIS_URL else None
     watcher = asyncio.create_task(_cancel_watch(entry)) if mirror else None
@@ -86,7 +97,11 @@ async def reply_produce(plan: ReplyPlan, entry: reply_log.ReplyEntry) -> None:
                     if mirror is not None:
                         mirror.add_delta(seq, event.text)
                     now = time.monotonic()
-                    if now - persisted_at >= PERSIST_INTERVAL_SECONDS and (progress is None or progress.done()):
+                    if (
+                        now - persisted_at >= PERSIST_INTERVAL_SECONDS
+                        and (progress is None or progress.done())
+                        and _saved(stored)
+                    ):
                         persisted_at = now
                         progress = asyncio.create_task(
                             db(services.reply_progress_save)(message_id=message_id, content="".join(parts), seq=seq)
@@ -111,6 +126,12 @@ async def reply_produce(plan: ReplyPlan, entry: reply_log.ReplyEntry) -> None:
     if progress is not None:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await progress
+    if stored is not None and not await _outcome(stored):
+        # Its messages were never stored (the store failed, or the same client_message_id won
+        # a race): nobody was told of this reply, so it leaves no trace.
+        reply_log.memory_log.discard(entry)
+        logger.info("reply_dropped_unstored", message_id=str(message_id))
+        return
     if mirror is not None:
         # Every delta is in Redis before the database says the reply is over.
         with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -172,19 +193,46 @@ async def _finish_save(**fields) -> Message | None:
     raise ServiceUnavailable("The reply could not be stored; the database is unavailable.")
 
 
-def reply_start(plan: ReplyPlan) -> None:
-    """Produce ``plan``'s reply on the running loop (call from async code), unless the plan
-    is an existing one (a repeated ``client_message_id``): that reply was started already and
-    makes no second model call. Readers follow it with ``reply_reader.reply_frames``."""
-    if not plan.existing:
-        _reply_launch(plan)
+async def _outcome(stored: asyncio.Future[bool]) -> bool:
+    while True:
+        try:
+            return await asyncio.shield(stored)
+        except asyncio.CancelledError:
+            continue  # shutdown cancels again: the store's answer decides what to keep
 
 
-def _reply_launch(plan: ReplyPlan) -> reply_log.ReplyEntry:
+async def reply_begin(**params) -> ReplyPlan:
+    """Plan a reply (``services.reply_plan``: validation, ownership, limits, the prompt), start
+    the model call on the running loop, and store the messages meanwhile. Returns the stored
+    plan; readers follow the reply with ``reply_reader.reply_frames``.
+
+    A plan that already exists (a repeated ``client_message_id``) makes no model call. If the
+    store fails or loses a ``client_message_id`` race, the model call started for it is
+    cancelled and leaves nothing behind; the caller gets the error or the winning plan.
+    """
+    plan = await db(services.reply_plan)(**params)
+    if plan.existing:
+        return plan
+    stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+    entry = _reply_launch(plan, stored)
+    store = asyncio.ensure_future(db(services.reply_store)(plan))
+
+    def settle(done: asyncio.Future[ReplyPlan]) -> None:
+        ok = not done.cancelled() and done.exception() is None and not done.result().existing
+        stored.set_result(ok)
+        if not ok and entry.task is not None:
+            entry.task.cancel()
+
+    store.add_done_callback(settle)
+    # The store finishes even if our caller goes away: the producer waits for its answer.
+    return await asyncio.shield(store)
+
+
+def _reply_launch(plan: ReplyPlan, stored: asyncio.Future[bool] | None = None) -> reply_log.ReplyEntry:
     entry = reply_log.memory_log.open(
         str(plan.assistant_message.id), str(plan.conversation.id), user_id=str(plan.user_message.user_id)
     )
-    task = asyncio.get_running_loop().create_task(reply_produce(plan, entry))
+    task = asyncio.get_running_loop().create_task(reply_produce(plan, entry, stored))
     entry.task = task
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)

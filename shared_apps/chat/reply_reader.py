@@ -5,7 +5,7 @@ A reply's frames are deltas (``seq`` from 1, no gaps) and then one final ``done`
 has them: this process's reply log; the Redis mirror of another process's log; or the
 database, where a finished reply answers its final frame at once and an orphaned one (its
 producer died) is closed. ``reply_complete`` is the sync form for transports that answer
-once (REST, gRPC ``ChatWithAI``): it starts the reply and waits for its end.
+once (REST, gRPC ``ChatWithAI``): it begins the reply and waits for its end.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from shared_apps.chat.async_bridge import db
 from shared_apps.chat.models import Message
 from shared_apps.chat.payloads import done_frame, error_frame, error_from_code, error_from_frame, is_final
 from shared_apps.chat.providers import provider_get
-from shared_apps.chat.reply_producer import reply_start
+from shared_apps.chat.reply_producer import reply_begin
 from shared_apps.chat.services import ReplyPlan
 from shared_apps.core.errors import NotFound, ServiceUnavailable, UpstreamError
 
@@ -91,20 +91,22 @@ def _is_streaming(message_id: uuid.UUID) -> bool:
     return Message.objects.filter(id=message_id, status=Message.Status.STREAMING).exists()
 
 
-async def _final_frame(plan: ReplyPlan) -> dict[str, Any]:
-    reply_start(plan)
+async def _final_frame(params: dict[str, Any]) -> tuple[ReplyPlan, dict[str, Any]]:
+    plan = await reply_begin(**params)
     final: dict[str, Any] = {}
     async for final in reply_frames(user_id=plan.user_message.user_id, message_id=str(plan.assistant_message.id)):  # noqa: B007
         pass  # only the last frame (done or error) matters
-    return final
+    return plan, final
 
 
-def reply_complete(plan: ReplyPlan) -> Message:
-    """From sync code (REST, gRPC ChatWithAI): produce the reply on the reply loop and wait
-    for its end. Raises the upstream's error (the messages stay stored)."""
-    future = async_bridge.submit(_final_frame(plan))
+def reply_complete(**params: Any) -> tuple[ReplyPlan, Message]:
+    """From sync code (REST, gRPC ChatWithAI): begin a reply (``reply_producer.reply_begin``,
+    same parameters as ``services.reply_plan``) on the reply loop and wait for its end.
+    Returns the plan and the stored reply; raises the domain error of a refused request or
+    of the upstream (then the messages stay stored)."""
+    future = async_bridge.submit(_final_frame(params))
     async_bridge.release_thread_connections()
-    frame = future.result()
+    plan, frame = future.result()
     if frame.get("type") == "error":
         raise error_from_frame(frame)
-    return Message.objects.get(id=plan.assistant_message.id)
+    return plan, Message.objects.get(id=plan.assistant_message.id)

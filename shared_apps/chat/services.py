@@ -132,6 +132,7 @@ class ReplyPlan:
     assistant_message: Message
     request: CompletionRequest | None
     existing: bool  # a repeated client_message_id: no new messages, no model call
+    conversation_is_new: bool = False  # created by reply_store with the messages
 
 
 def _model_choose(requested: str | None, conversation: Conversation | None) -> str:
@@ -171,7 +172,7 @@ def _existing_plan(*, user_id: uuid.UUID, conversation_id: str | None, client_me
     return ReplyPlan(user_message.conversation, user_message, assistant, None, existing=True)
 
 
-def reply_prepare(
+def reply_plan(
     *,
     user_id: uuid.UUID,
     conversation_id: str | None,
@@ -182,70 +183,58 @@ def reply_prepare(
     client_message_id: str | None = None,
     request_id: str | None = None,
 ) -> ReplyPlan:
-    """Validate, apply the limits, store the user message and an empty ``streaming``
-    assistant message (one INSERT), and build the request for the model.
+    """Everything a reply needs before the model is called, with nothing written: validate,
+    find the conversation (the caller's only), apply the limits, build the prompt, and make
+    the user message and an empty ``streaming`` assistant message (ids known, not saved).
 
-    A ``client_message_id`` already used returns the first plan (``existing=True``) and
-    the caller makes no model call. Everything is refused before anything is stored.
+    ``reply_store`` saves them; the model call may start in between (``reply_producer``), so
+    the inserts are not in front of the first token. A ``client_message_id`` already used
+    returns the first plan (``existing=True``): the caller makes no model call. Everything
+    is refused before anything is stored or sent.
     """
     content = content_clean(content)
     client_message_id = _client_message_id_clean(client_message_id)
     temperature, max_tokens = _params_clean(temperature, max_tokens)
-    if client_message_id and not conversation_id:
-        # Without a conversation the unique constraint cannot see a repeat: look it up.
-        existing = _existing_plan(user_id=user_id, conversation_id=None, client_message_id=client_message_id)
+    conversation = conversation_get(user_id=user_id, conversation_id=conversation_id) if conversation_id else None
+    if client_message_id:
+        # A repeat answers with the first reply before any model call starts. (Two requests
+        # racing with the same id both get here; the unique constraint lets one store, and
+        # the loser's model call is cancelled at once: see reply_producer.reply_begin.)
+        existing = _existing_plan(user_id=user_id, conversation_id=conversation_id, client_message_id=client_message_id)
         if existing is not None:
             return existing
-    conversation = conversation_get(user_id=user_id, conversation_id=conversation_id) if conversation_id else None
     model = _model_choose(model, conversation)
     limits.token_budget_check(user_id=user_id)
     limits.message_rate_consume(user_id=user_id)
     provider = provider_get()
     reserve = max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS)
-    # Few round trips on the way to the first token (a hot path): an existing conversation
-    # costs its lookup and its history, then one transaction with one INSERT of both messages
-    # and the activity touch; a new one is created in that transaction and has no history.
-    # A repeated client_message_id in a conversation is caught by the unique constraint.
-    prompt = None
-    if conversation is not None:
+    if conversation is None:
+        # Created by reply_store, in the transaction that stores the messages; no history yet.
+        conversation = Conversation(user_id=user_id, title=" ".join(content.split())[:60])
+        prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve, history=False)
+        conversation_is_new = True
+    else:
         prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve)
-    try:
-        with transaction.atomic():
-            if conversation is None:
-                conversation = _conversation_for_message(user_id=user_id, conversation_id=None, content=content)
-                prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve, history=False)
-            now = timezone.now()
-            user_message = Message(
-                conversation=conversation,
-                user_id=user_id,
-                role=Message.Role.USER,
-                content=content,
-                client_message_id=client_message_id,
-                created_at=now,
-            )
-            assistant = Message(
-                conversation=conversation,
-                user_id=user_id,
-                role=Message.Role.ASSISTANT,
-                content="",
-                status=Message.Status.STREAMING,
-                model=provider.model_name(model),
-                reply_to=user_message,
-                created_at=now + timedelta(microseconds=1),
-            )
-            Message.objects.bulk_create([user_message, assistant])
-            if conversation_id:
-                _touch(conversation)  # a new conversation was created with this activity time
-            events.message_created_after_commit(user_message)
-            events.reply_started_after_commit(assistant)
-    except IntegrityError:
-        # The same client_message_id raced us into this conversation: answer with the winner.
-        existing = _existing_plan(
-            user_id=user_id, conversation_id=str(conversation.id), client_message_id=client_message_id or ""
-        )
-        if existing is None:
-            raise
-        return existing
+        conversation_is_new = False
+    now = timezone.now()
+    user_message = Message(
+        conversation=conversation,
+        user_id=user_id,
+        role=Message.Role.USER,
+        content=content,
+        client_message_id=client_message_id,
+        created_at=now,
+    )
+    assistant = Message(
+        conversation=conversation,
+        user_id=user_id,
+        role=Message.Role.ASSISTANT,
+        content="",
+        status=Message.Status.STREAMING,
+        model=provider.model_name(model),
+        reply_to=user_message,
+        created_at=now + timedelta(microseconds=1),
+    )
     request = CompletionRequest(
         model=model,
         messages=prompt,
@@ -254,7 +243,43 @@ def reply_prepare(
         request_id=request_id,
         user_id=str(user_id),
     )
-    return ReplyPlan(conversation, user_message, assistant, request, existing=False)
+    return ReplyPlan(
+        conversation, user_message, assistant, request, existing=False, conversation_is_new=conversation_is_new
+    )
+
+
+def reply_store(plan: ReplyPlan) -> ReplyPlan:
+    """Save a new plan's messages (and its conversation, if new): one transaction, one INSERT
+    of both messages. Returns ``plan``, or the first plan when the same ``client_message_id``
+    raced us into the conversation (then nothing is stored and its model call must be
+    dropped: ``existing=True``)."""
+    if plan.existing:
+        return plan
+    conversation = plan.conversation
+    try:
+        with transaction.atomic():
+            if plan.conversation_is_new:
+                conversation.save(force_insert=True)
+            Message.objects.bulk_create([plan.user_message, plan.assistant_message])
+            if not plan.conversation_is_new:
+                _touch(conversation)  # a new conversation was created with this activity time
+            events.message_created_after_commit(plan.user_message)
+            events.reply_started_after_commit(plan.assistant_message)
+    except IntegrityError:
+        existing = _existing_plan(
+            user_id=plan.user_message.user_id,
+            conversation_id=str(conversation.id),
+            client_message_id=plan.user_message.client_message_id or "",
+        )
+        if existing is None:
+            raise
+        return existing
+    return plan
+
+
+def reply_prepare(**params) -> ReplyPlan:
+    """``reply_plan`` then ``reply_store``, for callers that start the model call afterwards."""
+    return reply_store(reply_plan(**params))
 
 
 def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> bool:

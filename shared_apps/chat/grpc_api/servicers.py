@@ -52,9 +52,9 @@ def conversation_proto(conversation: Conversation) -> chat_pb2.Conversation:
     )
 
 
-def _reply_prepare(request: chat_pb2.ChatWithAIRequest, context: grpc.ServicerContext) -> ReplyPlan:
+def _reply_params(request: chat_pb2.ChatWithAIRequest, context: grpc.ServicerContext) -> dict[str, Any]:
     # proto3 scalars have no presence: 0 / "" mean "not set".
-    return services.reply_prepare(
+    return dict(
         user_id=context_principal(context).user_id,
         conversation_id=request.conversation_id or None,
         content=request.message,
@@ -86,10 +86,6 @@ def stream_slot(context: grpc.ServicerContext):
         yield
     finally:
         slots.release()
-
-
-async def _reply_start(plan: ReplyPlan) -> None:
-    reply_producer.reply_start(plan)  # on the reply loop
 
 
 class ChatService(Service):
@@ -131,8 +127,7 @@ class ChatService(Service):
         return conversation_proto(conversation)
 
     def ChatWithAI(self, request, context):  # noqa: N802
-        plan = _reply_prepare(request, context)
-        reply = reply_reader.reply_complete(plan)
+        _plan, reply = reply_reader.reply_complete(**_reply_params(request, context))
         return chat_pb2.ChatWithAIResponse(
             ai_message=reply.content,
             conversation_id=str(reply.conversation_id),
@@ -147,13 +142,12 @@ class ChatService(Service):
 
     def _stream_chat_with_ai(self, request, context):
         principal = context_principal(context)
-        plan = _reply_prepare(request, context)
+        plan: ReplyPlan = async_bridge.submit(reply_producer.reply_begin(**_reply_params(request, context))).result()
         yield chat_pb2.ChatStreamEvent(
             ack=chat_pb2.UserMessageAck(
                 user_message=message_proto(message_data(plan.user_message)), conversation_id=str(plan.conversation.id)
             )
         )
-        async_bridge.submit(_reply_start(plan)).result()
         yield chat_pb2.ChatStreamEvent(start=chat_pb2.ReplyStart(message_id=str(plan.assistant_message.id)))
         frames = async_bridge.iterate_sync(
             lambda: reply_reader.reply_frames(

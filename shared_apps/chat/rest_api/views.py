@@ -131,13 +131,12 @@ class MessageListApi(APIView):
     def post(self, request: Request, conversation_id: str) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        plan = services.reply_prepare(
+        plan, assistant = reply_reader.reply_complete(
             user_id=request.user.user_id,
             conversation_id=conversation_id,
             request_id=current_request_id(),
             **data.validated_data,
         )
-        assistant = reply_reader.reply_complete(plan)
         return Response(
             {"user_message": message_data(plan.user_message), "assistant_message": message_data(assistant)}, status=201
         )
@@ -204,14 +203,13 @@ class ChatWithAIApi(APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         params = dict(data.validated_data)
-        plan = services.reply_prepare(
+        _plan, reply = reply_reader.reply_complete(
             user_id=request.user.user_id,
             conversation_id=params.pop("conversation_id", "") or None,
             content=params.pop("message"),
             request_id=current_request_id(),
             **params,
         )
-        reply = reply_reader.reply_complete(plan)
         return Response(
             self.OutputSerializer(
                 {

@@ -27,6 +27,8 @@ def _imports(path: Path) -> set[str]:
 def _modules(*, exclude_tests: bool = True):
     for path in sorted([*APPS.rglob("*.py"), *(ROOT / "chatctl").rglob("*.py"), *(ROOT / "bench").rglob("*.py")]):
         parts = path.relative_to(ROOT).parts
+        if "results" in parts or "site-packages" in parts:
+            continue  # the bench's own output and the venvs it makes
         if exclude_tests and ("tests" in parts or "migrations" in parts):
             continue
         yield path, parts

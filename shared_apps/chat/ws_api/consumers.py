@@ -6,7 +6,7 @@ Server frames for a reply: ``ack``, ``start``, ``delta``... (``seq`` from 1), th
 
 The consumer never waits on the database or the model on the event loop: ORM work runs
 in the bounded executor (``async_bridge.db``), the model call is a task of its own
-(``reply_producer.reply_start``) that outlives this socket; this socket only forwards the reply
+(``reply_producer.reply_begin``) that outlives this socket; this socket only forwards the reply
 log's frames, and ``resume`` forwards them from any ``seq``.
 """
 
@@ -24,8 +24,7 @@ from django.conf import settings
 
 from shared_apps.authn.verify import Principal
 from shared_apps.authn.ws import access_token_verify_async
-from shared_apps.chat import reply_producer, reply_reader, services
-from shared_apps.chat.async_bridge import db
+from shared_apps.chat import reply_producer, reply_reader
 from shared_apps.chat.payloads import message_data
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
 
@@ -173,7 +172,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if not isinstance(content, str):
             raise FrameError("'content' must be a string.")
         temperature = _optional(frame, "temperature", (int, float))
-        plan = await db(services.reply_prepare)(
+        plan = await reply_producer.reply_begin(
             user_id=self.principal.user_id,
             conversation_id=_optional(frame, "conversation_id", str),
             content=content,
@@ -191,7 +190,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             }
         )
         await self._send({"type": "start", "message_id": str(plan.assistant_message.id)})
-        reply_producer.reply_start(plan)
         self._forward(str(plan.assistant_message.id), 0)
 
     async def _on_cancel(self, frame: dict) -> None:

@@ -170,15 +170,6 @@ def _use_up_the_token_budget(settings, user_id, conversation):
     return plan
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: in an existing conversation a repeated client_message_id is only recognised by the unique "
-        "constraint at INSERT time, after limits.token_budget_check and limits.message_rate_consume ran: the "
-        "retry of a message already answered uses up the message rate and is refused with RateLimited once "
-        "a limit is reached (without conversation_id the repeat is looked up before the limits and returned)"
-    ),
-)
 @pytest.mark.parametrize("use_up", [_use_up_the_message_rate, _use_up_the_token_budget], ids=["rate", "budget"])
 def test_a_repeated_client_message_id_in_a_conversation_is_answered_even_at_a_limit(
     user_id, conversation, settings, clock, use_up
