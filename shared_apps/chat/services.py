@@ -324,6 +324,9 @@ def reply_finish_save(
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
         )
+    if usage is not None:
+        # The model's tokens were spent whatever happened to the conversation meanwhile.
+        limits.token_usage_record(user_id=message.user_id, tokens=usage.total_tokens)
     if not Message.objects.filter(id=message.id, status=Message.Status.STREAMING).update(**fields):
         current = Message.objects.filter(id=message.id).values_list("status", flat=True).first()
         if current is None:
@@ -333,8 +336,6 @@ def reply_finish_save(
     for name, value in fields.items():
         setattr(message, name, value)
     events.reply_finished_after_commit(message)
-    if usage is not None:
-        limits.token_usage_record(user_id=message.user_id, tokens=usage.total_tokens)
     return message
 
 

@@ -116,14 +116,6 @@ def test_a_reply_whose_conversation_was_deleted_is_not_stored(reply, user_id, co
     assert not Message.objects.filter(id=reply.id).exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: reply_finish_save returns None before limits.token_usage_record when the message is gone, so "
-        "the model tokens of a reply whose conversation was deleted mid-reply are never counted against "
-        "CHAT_RATE_TOKENS_PER_DAY (deleting the conversation before the end evades the daily budget)"
-    ),
-)
 def test_the_tokens_of_a_reply_whose_conversation_was_deleted_still_count(
     reply, user_id, conversation, settings, clock
 ):
