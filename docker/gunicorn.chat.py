@@ -12,7 +12,13 @@ pinned uvicorn). A websocket or a streamed reply lives as long as the client wan
   reconnect to another pod); gunicorn kills a worker that is still alive after
   ``GUNICORN_GRACEFUL_TIMEOUT``. Keep both below the pod's terminationGracePeriodSeconds.
 
-Environment (defaults in brackets): PORT [8083] or GUNICORN_BIND; WEB_CONCURRENCY [2];
+Workers: each is a whole event loop with its own replies. With REDIS_URL set, any worker (and
+any pod) resumes any reply from the Redis mirror of its log, so WEB_CONCURRENCY defaults to
+the CPUs this process may run on; without Redis a reply can be followed only in the worker
+that produces it, so the default is 1 and more is refused.
+
+Environment (defaults in brackets): PORT [8083] or GUNICORN_BIND; WEB_CONCURRENCY [the CPUs
+with REDIS_URL, else 1];
 GUNICORN_TIMEOUT [60]; GUNICORN_GRACEFUL_TIMEOUT [45]; UVICORN_GRACEFUL_SHUTDOWN [30];
 GUNICORN_KEEPALIVE [75]; WS_PING_INTERVAL [20] and WS_PING_TIMEOUT [20] seconds (keeps
 idle websockets alive through proxies, and finds dead peers); WS_MAX_SIZE [1048576] bytes (above the app's own
@@ -56,7 +62,13 @@ class ChatUvicornWorker(UvicornWorker):
 wsgi_app = "chat_site.asgi:application"
 bind = bind_from_env(8083)
 worker_class = ChatUvicornWorker
-workers = env_int("WEB_CONCURRENCY", 2, minimum=1)
+_redis = bool(os.environ.get("REDIS_URL", "").strip())
+workers = env_int("WEB_CONCURRENCY", len(os.sched_getaffinity(0)) if _redis else 1, minimum=1)
+if workers > 1 and not _redis:
+    sys.exit(
+        "configuration error: WEB_CONCURRENCY above 1 needs REDIS_URL (workers resume each other's replies "
+        "through Redis)"
+    )
 timeout = env_int("GUNICORN_TIMEOUT", 60, minimum=1)
 graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 45, minimum=0)
 keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
