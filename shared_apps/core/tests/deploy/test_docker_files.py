@@ -48,6 +48,19 @@ def test_compose_builds_from_files_that_exist(compose):
         assert copied in dockerfile and (ROOT / copied).is_file()
 
 
+def test_tests_and_test_tools_stay_out_of_the_image():
+    # given what the Dockerfile copies and what .dockerignore leaves out of the build context
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    ignored = {line.strip().rstrip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()}
+    copied = [line.split()[-2] for line in dockerfile.splitlines() if line.startswith("COPY ") and "--from" not in line]
+    # then no test package inside a copied tree reaches the image, and no test tool is copied
+    assert "**/tests" in ignored
+    assert {"testkit", "bench"} <= ignored
+    assert not any(source.rstrip("/") in (".", "testkit", "bench", "chatctl") for source in copied), copied
+    test_dirs = [p for source in ("shared_apps", "auth_site", "chat_site") for p in (ROOT / source).rglob("tests")]
+    assert test_dirs  # the check above is what keeps these out
+
+
 def test_compose_starts_in_a_health_gated_order(compose):
     services = compose["services"]
     apps = {"auth-rest", "auth-grpc", "chat-asgi", "chat-grpc"}
