@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rest_framework.test import APIClient
 from protos import auth_pb2, auth_pb2_grpc
 from shared_apps.authn.revocation import revocation_feed_reset
 from shared_apps.chat.providers import openai_provider
+from shared_apps.core.testing import release_test_database
 from testkit.fake_openai import FakeOpenAIServer
 from testkit.processes import ROOT, chat_asgi_command, free_port, http_wait
 
@@ -57,6 +59,23 @@ def auth_env(db_path: Path) -> dict[str, str]:
         PYTHONPATH=str(ROOT),
     )
     return env
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """pytest-django's test database; at the end of the session, before it is dropped, every
+    connection this process still holds to it is closed (ORM calls on helper threads leave
+    theirs open), so PostgreSQL lets it go instead of "database is being accessed by other
+    users" (which left test_chatai behind). A session another process still holds is ended and
+    named in a warning: a server subprocess outlived its test."""
+    yield
+    with django_db_blocker.unblock():
+        ended = release_test_database()
+    if ended:
+        warnings.warn(
+            pytest.PytestWarning(f"test database still in use at the end of the session; ended: {', '.join(ended)}"),
+            stacklevel=1,
+        )
 
 
 @pytest.fixture(scope="session")
