@@ -51,5 +51,7 @@ def seed_health(request: HttpRequest) -> JsonResponse:
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # The seed's health route, at both of its paths.
+    path("health", seed_health, name="health-root"),
     path("v1/health", seed_health, name="health"),
 ]

@@ -70,4 +70,5 @@ def test_health_endpoints(api):
     assert api.get("/healthz").status_code == 200
     assert api.get("/readyz").json()["checks"]["database"] == "ok"
     assert api.get("/v1/health").json() == {"status": "SERVING"}
+    assert api.get("/health").json() == {"status": "SERVING"}  # the seed's other path
     assert api.get("/v1/schema").status_code == 200

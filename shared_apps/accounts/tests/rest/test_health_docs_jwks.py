@@ -1,4 +1,4 @@
-"""/healthz, /readyz, /v1/health, /v1/schema, /v1/docs and /.well-known/jwks.json."""
+"""/healthz, /readyz, /health and /v1/health, /v1/schema, /v1/docs and /.well-known/jwks.json."""
 
 from __future__ import annotations
 
@@ -52,9 +52,10 @@ def test_readyz_is_503_when_redis_is_down(api, settings):
     assert api.get("/v1/health").json() == {"status": "NOT_SERVING"}
 
 
-def test_seed_health(api):
-    # when
-    response = api.get("/v1/health")
+@pytest.mark.parametrize("path", ["/health", "/v1/health"])
+def test_seed_health(api, path):
+    # when: the seed's health route, at both of its paths
+    response = api.get(path)
     # then
     assert response.status_code == 200
     assert response.json() == {"status": "SERVING"}
