@@ -193,7 +193,9 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
 
 
 def _refresh_claims(raw_token: str) -> SessionRefreshToken:
-    if not raw_token or len(raw_token) > 4096:
+    if not raw_token:
+        raise NotAuthenticated("A refresh token is required.")
+    if len(raw_token) > 4096:
         raise NotAuthenticated("Refresh token is invalid.")
     try:
         return SessionRefreshToken(raw_token)
@@ -269,6 +271,8 @@ def session_signout(*, caller: Principal | None, access_token: str | None = None
 
 def session_revoke(*, access_token: str) -> None:
     """Revoke the session of a presented access token (possession is the authority)."""
+    if not access_token:
+        raise NotAuthenticated("An access token is required.")
     principal = access_token_verify(access_token)
     session_end(session_id=principal.session_id, reason=Session.EndReason.REVOKED)
 

@@ -59,7 +59,8 @@ class SignInApi(APIView):
         return Response(AuthResultSerializer(result).data)
 
 
-OK_SERIALIZER = inline_serializer("Ok", {"status": serializers.CharField()})
+# The seed's ``Empty`` message, as its REST gateway renders it: ``{}``.
+EMPTY_SERIALIZER = inline_serializer("Empty", {})
 
 
 class SignOutApi(APIView):
@@ -70,12 +71,12 @@ class SignOutApi(APIView):
     class InputSerializer(serializers.Serializer):
         access_token = serializers.CharField(max_length=4096, required=False, allow_blank=True)
 
-    @extend_schema(request=InputSerializer, responses={200: OK_SERIALIZER})
+    @extend_schema(request=InputSerializer, responses={200: EMPTY_SERIALIZER})
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.session_signout(caller=request.user, access_token=data.validated_data.get("access_token") or None)
-        return Response({"status": "ok"})
+        return Response({})
 
 
 class RefreshApi(APIView):
@@ -84,7 +85,8 @@ class RefreshApi(APIView):
 
     @extend_schema_serializer(component_name="RefreshInput")
     class InputSerializer(serializers.Serializer):
-        refresh_token = serializers.CharField(max_length=4096)
+        # Missing or blank is not a malformed request but a missing credential: 401, as the seed.
+        refresh_token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
 
     @extend_schema(
         request=InputSerializer,
@@ -104,14 +106,15 @@ class RevokeApi(APIView):
 
     @extend_schema_serializer(component_name="RevokeInput")
     class InputSerializer(serializers.Serializer):
-        access_token = serializers.CharField(max_length=4096)
+        # Missing or blank is a missing credential: 401, as the seed.
+        access_token = serializers.CharField(max_length=4096, required=False, allow_blank=True, default="")
 
-    @extend_schema(request=InputSerializer, responses={200: OK_SERIALIZER}, auth=[])
+    @extend_schema(request=InputSerializer, responses={200: EMPTY_SERIALIZER}, auth=[])
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         services.session_revoke(access_token=data.validated_data["access_token"])
-        return Response({"status": "ok"})
+        return Response({})
 
 
 class ValidateApi(APIView):

@@ -59,6 +59,16 @@ def test_refresh_token_is_not_an_access_token(api, signed_in):
     assert api.post("/v1/auth/validate", {"token": tokens.refresh_token}, format="json").json()["valid"] is False
 
 
+@pytest.mark.parametrize("body", [{}, {"refresh_token": ""}], ids=["missing", "blank"])
+def test_refresh_without_token_is_401_like_the_seed(api, body):
+    # when
+    response = api.post(URL, body, format="json")
+    # then: a missing credential, not a malformed request
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.json()["error"]["message"] == "A refresh token is required."
+
+
 @pytest.mark.parametrize("token", ["", "garbage", "a.b.c"])
 def test_malformed_refresh_token_is_rejected(api, token):
     # when

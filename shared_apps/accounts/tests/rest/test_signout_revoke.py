@@ -22,8 +22,8 @@ def test_signout_ends_the_session(api, signed_in):
     _user, tokens = signed_in
     # when
     response = api.post("/v1/auth/signout", **bearer(tokens.access_token))
-    # then
-    assert response.status_code == 200
+    # then: the seed's Empty message
+    assert (response.status_code, response.json()) == (200, {})
     assert Session.objects.get(id=tokens.session_id).revoke_reason == Session.EndReason.SIGNOUT
     _assert_session_dead(api, tokens)
 
@@ -52,8 +52,8 @@ def test_revoke_ends_the_session(api, signed_in):
     _user, tokens = signed_in
     # when
     response = api.post("/v1/auth/revoke", {"access_token": tokens.access_token}, format="json")
-    # then
-    assert response.status_code == 200
+    # then: the seed's Empty message
+    assert (response.status_code, response.json()) == (200, {})
     assert Session.objects.get(id=tokens.session_id).revoke_reason == Session.EndReason.REVOKED
     _assert_session_dead(api, tokens)
 
@@ -63,6 +63,16 @@ def test_revoke_with_invalid_token_is_401(api):
     response = api.post("/v1/auth/revoke", {"access_token": "nope"}, format="json")
     # then
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("body", [{}, {"access_token": ""}], ids=["missing", "blank"])
+def test_revoke_without_token_is_401_like_the_seed(api, body):
+    # when
+    response = api.post("/v1/auth/revoke", body, format="json")
+    # then: a missing credential, not a malformed request
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response.json()["error"]["message"] == "An access token is required."
 
 
 def test_signout_with_the_token_in_the_body_like_the_seed(api, signed_in):
