@@ -37,11 +37,13 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 from shared_apps.authn.keys import build_keyring  # noqa: E402
 
 JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY)
+JWT_VERIFYING_KEY = env_str("JWT_VERIFYING_KEY", "")
+JWT_PREVIOUS_SIGNING_KEYS = env_list("JWT_PREVIOUS_SIGNING_KEYS", [])
 JWT_KEYRING = build_keyring(
     algorithm=JWT_ALGORITHM,
     signing_key=JWT_SIGNING_KEY,
-    verifying_keys_pem=env_str("JWT_VERIFYING_KEY", ""),
-    previous_secrets=env_list("JWT_PREVIOUS_SIGNING_KEYS", []),
+    verifying_keys_pem=JWT_VERIFYING_KEY,
+    previous_secrets=JWT_PREVIOUS_SIGNING_KEYS,
 )
 # The auth site knows session state first-hand: its own database.
 AUTHN_SESSION_STATE_CHECK = "shared_apps.accounts.selectors.session_is_active"

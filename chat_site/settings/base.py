@@ -60,12 +60,15 @@ else:
 # --- tokens: the chat service only verifies -------------------------------------------------
 from shared_apps.authn.keys import build_keyring  # noqa: E402
 
+# HS256 verifies with the shared secret; RS256/EdDSA need only the public key(s).
+JWT_SIGNING_KEY = env_str("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY if JWT_ALGORITHM == "HS256" else "")
+JWT_VERIFYING_KEY = env_str("JWT_VERIFYING_KEY", "")
+JWT_PREVIOUS_SIGNING_KEYS = env_list("JWT_PREVIOUS_SIGNING_KEYS", [])
 JWT_KEYRING = build_keyring(
     algorithm=JWT_ALGORITHM,
-    # HS256 verifies with the shared secret; RS256/EdDSA need only the public key(s).
-    signing_key=env_str("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY if JWT_ALGORITHM == "HS256" else ""),
-    verifying_keys_pem=env_str("JWT_VERIFYING_KEY", ""),
-    previous_secrets=env_list("JWT_PREVIOUS_SIGNING_KEYS", []),
+    signing_key=JWT_SIGNING_KEY,
+    verifying_keys_pem=JWT_VERIFYING_KEY,
+    previous_secrets=JWT_PREVIOUS_SIGNING_KEYS,
 )
 AUTHN_SESSION_STATE_CHECK = "shared_apps.authn.revocation.session_is_active"
 AUTH_GRPC_TARGET = env_str("AUTH_GRPC_TARGET", "127.0.0.1:8080")

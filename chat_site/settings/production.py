@@ -3,17 +3,32 @@ override the base's development defaults, hence the import order), then its own 
 # ruff: noqa: I001, E402, F403
 
 from .base import *
-from .base import DATABASES, DEV_JWT_SIGNING_KEY, JWT_KEYRING
+from .base import (
+    DATABASES,
+    DEV_JWT_SIGNING_KEY,
+    JWT_KEYRING,
+    JWT_PREVIOUS_SIGNING_KEYS,
+    JWT_SIGNING_KEY,
+    JWT_VERIFYING_KEY,
+)
 
 from shared_apps.core.settings_production import *
 from shared_apps.core.settings_production import SECRET_KEY, database_pooled
 
-from shared_apps.authn.keys import check_production_signing_key
+from shared_apps.authn.keys import check_production_keys
 from shared_apps.core.config import env_list, env_str
 
 CHAT_WS_ALLOWED_ORIGINS = env_list("CHAT_WS_ALLOWED_ORIGINS")  # required: the public page origins
 if JWT_KEYRING.algorithm == "HS256":
     # HS256 verifies with the shared secret; RS256/EdDSA need only JWT_VERIFYING_KEY.
     env_str("JWT_SIGNING_KEY")
-    check_production_signing_key(JWT_KEYRING, dev_key=DEV_JWT_SIGNING_KEY, secret_key=SECRET_KEY)
+# Every slot, whatever the algorithm: a development key anywhere would verify forged tokens.
+check_production_keys(
+    JWT_KEYRING,
+    signing_key=JWT_SIGNING_KEY,
+    verifying_keys_pem=JWT_VERIFYING_KEY,
+    previous_secrets=JWT_PREVIOUS_SIGNING_KEYS,
+    dev_key=DEV_JWT_SIGNING_KEY,
+    secret_key=SECRET_KEY,
+)
 DATABASES = {"default": database_pooled(DATABASES["default"])}

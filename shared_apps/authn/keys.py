@@ -126,14 +126,38 @@ def build_keyring(
     return KeyRing(algorithm, signing_kid, private, verifying, tuple(jwks))
 
 
-def check_production_signing_key(keyring: KeyRing, *, dev_key: str, secret_key: str) -> None:
-    """Production refuses the development key, a short HMAC secret, or Django's SECRET_KEY."""
-    if keyring.algorithm != "HS256" or keyring.signing_key is None:
+def check_production_keys(
+    keyring: KeyRing,
+    *,
+    signing_key: str | None,
+    verifying_keys_pem: str | None,
+    previous_secrets: list[str] | None,
+    dev_key: str,
+    secret_key: str,
+) -> None:
+    """Production refuses a weak key in any slot that can sign or verify a token.
+
+    The development key is refused wherever it appears (``JWT_SIGNING_KEY``,
+    ``JWT_VERIFYING_KEY``, ``JWT_PREVIOUS_SIGNING_KEYS``): it is in the source, so a token
+    signed with it is a forgery. With HS256 every secret that verifies tokens (the current
+    one and each previous one) must also be at least 256 bits and must not be Django's
+    ``SECRET_KEY``. Raises ConfigError naming the variable.
+    """
+    slots = {
+        "JWT_SIGNING_KEY": [signing_key or ""],
+        "JWT_VERIFYING_KEY": [verifying_keys_pem or ""],
+        "JWT_PREVIOUS_SIGNING_KEYS": list(previous_secrets or []),
+    }
+    for var, values in slots.items():
+        if any(value.strip() == dev_key for value in values):
+            raise ConfigError(f"{var} holds the development key; set a real secret")
+    if keyring.algorithm != "HS256":
         return
-    secret = keyring.signing_key
-    if secret == dev_key:
-        raise ConfigError("JWT_SIGNING_KEY is the development default; set a real secret")
-    if len(secret.encode()) < MIN_HMAC_BYTES:
-        raise ConfigError(f"JWT_SIGNING_KEY must be at least {MIN_HMAC_BYTES * 8} bits ({MIN_HMAC_BYTES} bytes)")
-    if secret == secret_key:
-        raise ConfigError("JWT_SIGNING_KEY must not be DJANGO_SECRET_KEY")
+    for var in ("JWT_SIGNING_KEY", "JWT_PREVIOUS_SIGNING_KEYS"):
+        for secret in slots[var]:
+            if len(secret.encode()) < MIN_HMAC_BYTES:
+                raise ConfigError(
+                    f"{var}: every HS256 secret must be at least {MIN_HMAC_BYTES * 8} bits ({MIN_HMAC_BYTES} bytes)"
+                )
+            if secret == secret_key:
+                raise ConfigError(f"{var} must not be DJANGO_SECRET_KEY")

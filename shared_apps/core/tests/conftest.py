@@ -19,6 +19,7 @@ SCRUBBED = (
     "JWT_ALGORITHM",
     "JWT_SIGNING_KEY",
     "JWT_VERIFYING_KEY",
+    "JWT_PREVIOUS_SIGNING_KEYS",
     "DJANGO_SECRET_KEY",
     "DJANGO_ALLOWED_HOSTS",
     "DJANGO_SETTINGS_MODULE",
@@ -37,9 +38,9 @@ def child_env(**overrides: str | None) -> dict[str, str]:
     return env
 
 
-def manage(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess.CompletedProcess:
+def manage(*args: str, env: dict[str, str], timeout: float = 60, site: str = "auth") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "manage_auth.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
+        [sys.executable, f"manage_{site}.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
     )
 
 
@@ -52,4 +53,17 @@ def production_env(tmp_path) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "auth.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+    }
+
+
+@pytest.fixture
+def chat_production_env(tmp_path) -> dict[str, str]:
+    """A complete, good production environment of the chat service (HS256, like compose)."""
+    return {
+        "DJANGO_SETTINGS_MODULE": "chat_site.settings.production",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "chat.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'chat-prod.sqlite3'}",
+        "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+        "CHAT_WS_ALLOWED_ORIGINS": "https://chat.example.com",
     }

@@ -26,6 +26,11 @@ def test_check_deploy_passes_with_good_environment(production_env):
         ("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY),
         ("JWT_SIGNING_KEY", "x" * 31),
         ("JWT_SIGNING_KEY", "same-as-secret"),
+        # A token forged with the development key (it is in the source) must verify nowhere.
+        ("JWT_PREVIOUS_SIGNING_KEYS", DEV_JWT_SIGNING_KEY),
+        ("JWT_PREVIOUS_SIGNING_KEYS", f"{'o' * 40},{DEV_JWT_SIGNING_KEY}"),
+        ("JWT_PREVIOUS_SIGNING_KEYS", "x" * 31),
+        ("JWT_VERIFYING_KEY", DEV_JWT_SIGNING_KEY),
     ],
 )
 def test_bad_production_variable_is_one_line_and_exit_2(production_env, variable, value):
@@ -39,6 +44,35 @@ def test_bad_production_variable_is_one_line_and_exit_2(production_env, variable
         env[variable] = value
     # when
     result = manage("check", "--deploy", env=child_env(**env))
+    # then
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert variable in lines[0]
+
+
+def test_chat_check_deploy_passes_with_good_environment(chat_production_env):
+    # when
+    result = manage("check", env=child_env(**chat_production_env), site="chat")
+    # then
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "variable, value",
+    [
+        ("JWT_SIGNING_KEY", DEV_JWT_SIGNING_KEY),
+        ("JWT_PREVIOUS_SIGNING_KEYS", DEV_JWT_SIGNING_KEY),
+        ("JWT_PREVIOUS_SIGNING_KEYS", f"{'o' * 40},{DEV_JWT_SIGNING_KEY}"),
+        ("JWT_PREVIOUS_SIGNING_KEYS", "x" * 31),
+        ("JWT_VERIFYING_KEY", DEV_JWT_SIGNING_KEY),
+    ],
+)
+def test_chat_production_refuses_the_development_key_in_every_slot(chat_production_env, variable, value):
+    # given the chat service's production environment with a weak key in one slot
+    env = {**chat_production_env, variable: value}
+    # when
+    result = manage("check", env=child_env(**env), site="chat")
     # then
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
