@@ -11,6 +11,9 @@ from shared_apps.core.errors import NotFound, ValidationFailed
 
 MAX_PAGE_SIZE = 100
 DEFAULT_PAGE_SIZE = 20
+# The gRPC fields are int32; REST takes any integer, and past the database's bigint the
+# query itself fails. No page starts that far in.
+MAX_OFFSET = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -27,16 +30,20 @@ def window_params(*, limit: int | None, offset: int | None, default: int = DEFAU
         raise ValidationFailed(f"limit: Must be between 1 and {MAX_PAGE_SIZE}.", details={"limit": ["Out of range."]})
     if offset < 0:
         raise ValidationFailed("offset: Must be 0 or more.", details={"offset": ["Must be 0 or more."]})
+    if offset > MAX_OFFSET:
+        raise ValidationFailed(f"offset: At most {MAX_OFFSET}.", details={"offset": ["Out of range."]})
     return limit, offset
 
 
 def parse_uuid(value: str | uuid.UUID | None, *, field: str = "conversation_id") -> uuid.UUID:
+    """A malformed id is the caller's mistake (``invalid_argument``, as the seed answers); a
+    well-formed id that names nothing of the caller's is ``not_found`` at the lookup."""
     if isinstance(value, uuid.UUID):
         return value
     try:
         return uuid.UUID(str(value))
     except (TypeError, ValueError) as exc:
-        raise NotFound(f"{field.replace('_id', '').capitalize()} not found.") from exc
+        raise ValidationFailed(f"{field}: Must be a valid UUID.", details={field: ["Must be a valid UUID."]}) from exc
 
 
 def conversation_get(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID) -> Conversation:

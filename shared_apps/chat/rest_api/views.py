@@ -143,7 +143,7 @@ class MessageListApi(APIView):
 
 
 class SendMessageApi(APIView):
-    """The seed's SendMessage: store a user message, no AI reply."""
+    """The seed's SendMessage: store a user message, no AI reply; 200, as the seed."""
 
     @extend_schema_serializer(component_name="SendMessageInput")
     class InputSerializer(serializers.Serializer):
@@ -153,7 +153,7 @@ class SendMessageApi(APIView):
     @extend_schema(
         request=InputSerializer,
         responses={
-            201: inline_serializer(
+            200: inline_serializer(
                 "SentMessage",
                 {
                     "message": MessageSerializer(),
@@ -177,7 +177,7 @@ class SendMessageApi(APIView):
                 "conversation_id": str(message.conversation_id),
                 "is_ai_response": False,
             },
-            status=201,
+            status=200,  # the seed's status
         )
 
 

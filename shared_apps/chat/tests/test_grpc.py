@@ -44,12 +44,26 @@ def test_errors_map_to_codes(chat, alice, bob):
     created = chat.CreateConversation(chat_pb2.Conversation(title="mine"), metadata=alice.metadata)
     for call, request in [
         (chat.GetHistory, chat_pb2.GetHistoryRequest(conversation_id=created.id)),
-        (chat.GetHistory, chat_pb2.GetHistoryRequest(conversation_id="not-a-uuid")),
         (chat.SendMessage, chat_pb2.ChatRequest(message="x", conversation_id=created.id)),
     ]:
         with pytest.raises(grpc.RpcError) as exc:
             call(request, metadata=bob.metadata)
         assert exc.value.code() == grpc.StatusCode.NOT_FOUND
+    # a malformed id is the seed's INVALID_ARGUMENT, on every RPC that takes one
+    for call, request in [
+        (chat.GetHistory, chat_pb2.GetHistoryRequest(conversation_id="not-a-uuid")),
+        (chat.GetHistory, chat_pb2.GetHistoryRequest()),
+        (chat.SendMessage, chat_pb2.ChatRequest(message="x", conversation_id="not-a-uuid")),
+        (chat.ChatWithAI, chat_pb2.ChatWithAIRequest(message="x", conversation_id="not-a-uuid")),
+        (lambda r, **kw: list(chat.StreamMessages(r, **kw)), chat_pb2.StreamMessageRequest(conversation_id="x")),
+        (
+            lambda r, **kw: list(chat.StreamChatWithAI(r, **kw)),
+            chat_pb2.ChatWithAIRequest(message="x", conversation_id="x"),
+        ),
+    ]:
+        with pytest.raises(grpc.RpcError) as exc:
+            call(request, metadata=alice.metadata, timeout=5)
+        assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT, request
     with pytest.raises(grpc.RpcError) as exc:
         chat.SendMessage(chat_pb2.ChatRequest(message="  "), metadata=alice.metadata)
     assert exc.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -43,6 +43,36 @@ def test_another_users_conversation_is_404_everywhere(api, alice, bob):
     assert api.get(f"/v1/chat/conversations/{conversation_id}", **alice.headers).status_code == 200
 
 
+def test_a_malformed_conversation_id_is_400_everywhere(api, alice, upstream):
+    # given: an id that is no UUID (a well-formed id of another user's conversation is 404, above)
+    bad = "not-a-uuid"
+    for method, path, body in [
+        ("get", f"/v1/chat/conversations/{bad}", None),
+        ("patch", f"/v1/chat/conversations/{bad}", {"title": "x"}),
+        ("delete", f"/v1/chat/conversations/{bad}", None),
+        ("get", f"/v1/chat/conversations/{bad}/messages", None),
+        ("post", f"/v1/chat/conversations/{bad}/messages", {"content": "hi"}),
+        ("get", f"/v1/chat/history/{bad}", None),
+        ("post", "/v1/chat/message", {"message": "hi", "conversation_id": bad}),
+        ("post", "/v1/chat/ai", {"message": "hi", "conversation_id": bad}),
+    ]:
+        # when
+        response = getattr(api, method)(path, body, format="json", **alice.headers)
+        # then: the seed's INVALID_ARGUMENT, as 400
+        assert response.status_code == 400, (method, path, response.status_code)
+        assert response.json()["error"]["code"] == "invalid_argument"
+        assert response.json()["error"]["details"] == {"conversation_id": ["Must be a valid UUID."]}
+    assert upstream.chat_requests == []
+
+
+def test_send_message_answers_200_like_the_seed(api, alice):
+    # when
+    response = api.post("/v1/chat/message", {"message": "note"}, format="json", **alice.headers)
+    # then
+    assert response.status_code == 200
+    assert response.json()["is_ai_response"] is False and response.json()["message"]["content"] == "note"
+
+
 def test_list_is_newest_activity_first_and_paged(api, alice):
     ids = [
         api.post("/v1/chat/conversations", {"title": str(i)}, format="json", **alice.headers).json()["id"]

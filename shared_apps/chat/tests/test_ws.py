@@ -85,6 +85,25 @@ async def test_bad_frames_get_error_frames_and_socket_stays_usable(alice, upstre
     await ws.disconnect()
 
 
+async def test_a_malformed_id_is_invalid_argument_and_an_unknown_one_not_found(alice, upstream):
+    # given
+    ws = connect(alice)
+    await ws.connect()
+    for frame, code in [
+        ({"type": "message", "content": "x", "conversation_id": "not-a-uuid"}, "invalid_argument"),
+        ({"type": "message", "content": "x", "conversation_id": "00000000-0000-0000-0000-000000000000"}, "not_found"),
+        ({"type": "resume", "message_id": "zzz", "after_seq": 0}, "invalid_argument"),
+        ({"type": "resume", "message_id": "00000000-0000-0000-0000-000000000000", "after_seq": 0}, "not_found"),
+    ]:
+        # when
+        await ws.send_json_to(frame)
+        answer = json.loads(await ws.receive_from(timeout=5))
+        # then: as the seed's INVALID_ARGUMENT and NOT_FOUND
+        assert (answer["type"], answer["code"]) == ("error", code), frame
+    assert upstream.chat_requests == []
+    await ws.disconnect()
+
+
 async def test_first_frame_auth_for_browsers(alice, upstream):
     ws = connect(origin="http://127.0.0.1:8083")
     connected, _ = await ws.connect()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from shared_apps.chat import services
@@ -91,7 +93,7 @@ def test_the_owner_deletes_a_conversation_with_its_messages(user_id, conversatio
     assert list(Message.objects.all()) == [kept]
 
 
-@pytest.mark.parametrize("conversation_id", ["theirs", "not-a-uuid", "0b6c1b4e-2f4a-4e55-9d8e-3f7b2a1c0d9e"])
+@pytest.mark.parametrize("conversation_id", ["theirs", "0b6c1b4e-2f4a-4e55-9d8e-3f7b2a1c0d9e"])
 def test_deleting_a_conversation_that_is_not_the_users_is_not_found(user_id, other_user_id, conversation_id):
     # given
     theirs = ConversationFactory(user_id=other_user_id)
@@ -103,6 +105,11 @@ def test_deleting_a_conversation_that_is_not_the_users_is_not_found(user_id, oth
         )
     # then
     assert Conversation.objects.filter(id=theirs.id).exists() and Message.objects.filter(conversation=theirs).exists()
+
+
+def test_deleting_with_a_malformed_id_is_invalid():
+    with pytest.raises(ValidationFailed, match="^conversation_id: Must be a valid UUID.$"):
+        services.conversation_delete(user_id=uuid.uuid4(), conversation_id="not-a-uuid")
 
 
 # --- message_store -----------------------------------------------------------------------------------

@@ -281,9 +281,9 @@ BAD_INPUT = [
     ),
     pytest.param(
         {"conversation_id": "not-a-uuid"},
-        NotFound,
-        "Conversation not found.",
-        None,
+        ValidationFailed,
+        "conversation_id: Must be a valid UUID.",
+        "conversation_id",
         id="malformed conversation id",
     ),
     pytest.param(

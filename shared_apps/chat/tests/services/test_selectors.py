@@ -1,5 +1,5 @@
 """Reads: every lookup is by owner (another user's conversation or message is NotFound, as a
-missing one is), and pages are bounded."""
+missing one is; a malformed id is ValidationFailed), and pages are bounded."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_the_owner_gets_a_conversation(user_id, conversation):
     assert selectors.conversation_get(user_id=user_id, conversation_id=str(conversation.id)) == conversation
 
 
-@pytest.mark.parametrize("conversation_id", ["theirs", "missing", "not-a-uuid", "", None])
+@pytest.mark.parametrize("conversation_id", ["theirs", "missing"])
 def test_a_conversation_that_is_not_the_users_is_not_found(user_id, other_user_id, conversation_id):
     # given
     theirs = ConversationFactory(user_id=other_user_id)
@@ -69,8 +69,18 @@ def test_a_message_of_another_user_is_not_found(user_id, other_user_id, conversa
         selectors.message_get(user_id=other_user_id, message_id=str(message.id))
 
 
-def test_a_malformed_message_id_is_not_found(user_id):
-    with pytest.raises(NotFound, match="^Message not found.$"):
+@pytest.mark.parametrize("conversation_id", ["not-a-uuid", "", None, "1; DROP TABLE"])
+def test_a_malformed_conversation_id_is_invalid_not_missing(user_id, conversation_id):
+    # when
+    with pytest.raises(ValidationFailed) as raised:
+        selectors.conversation_get(user_id=user_id, conversation_id=conversation_id)
+    # then: the seed's INVALID_ARGUMENT (400), not NOT_FOUND
+    assert (raised.value.code, raised.value.message) == ("invalid_argument", "conversation_id: Must be a valid UUID.")
+    assert raised.value.details == {"conversation_id": ["Must be a valid UUID."]}
+
+
+def test_a_malformed_message_id_is_invalid(user_id):
+    with pytest.raises(ValidationFailed, match="^message_id: Must be a valid UUID.$"):
         selectors.message_get(user_id=user_id, message_id="1; DROP TABLE")
 
 
