@@ -16,7 +16,7 @@ from shared_apps.core.settings_production import *
 from shared_apps.core.settings_production import SECRET_KEY, database_pooled
 
 from shared_apps.authn.keys import check_production_keys
-from shared_apps.core.config import env_str
+from shared_apps.core.config import env_origins, env_str
 
 env_str("JWT_SIGNING_KEY")  # the auth service signs: no development default in production
 check_production_keys(
@@ -27,4 +27,6 @@ check_production_keys(
     dev_key=DEV_JWT_SIGNING_KEY,
     secret_key=SECRET_KEY,
 )
+# Required: the base's development origins must never be allowed in production.
+CORS_ALLOWED_ORIGINS = env_origins("AUTH_CORS_ALLOWED_ORIGINS")
 DATABASES = {"default": database_pooled(DATABASES["default"])}

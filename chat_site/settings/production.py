@@ -16,9 +16,11 @@ from shared_apps.core.settings_production import *
 from shared_apps.core.settings_production import SECRET_KEY, database_pooled
 
 from shared_apps.authn.keys import check_production_keys
-from shared_apps.core.config import env_list, env_str
+from shared_apps.core.config import env_http_url, env_list, env_str
 
 CHAT_WS_ALLOWED_ORIGINS = env_list("CHAT_WS_ALLOWED_ORIGINS")  # required: the public page origins
+# Required: the web page must not send passwords to the development address of the auth service.
+CHAT_AUTH_PUBLIC_URL = env_http_url("CHAT_AUTH_PUBLIC_URL")
 if JWT_KEYRING.algorithm == "HS256":
     # HS256 verifies with the shared secret; RS256/EdDSA need only JWT_VERIFYING_KEY.
     env_str("JWT_SIGNING_KEY")

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -74,6 +75,27 @@ def env_float(name: str, default: Any = environ.Env.NOTSET, *, minimum: float | 
 
 def env_list(name: str, default: Any = environ.Env.NOTSET) -> list[str]:
     return [item.strip() for item in _wrap(name, lambda: env.list(name, default=default)) if item.strip()]
+
+
+def env_origins(name: str, default: Any = environ.Env.NOTSET) -> list[str]:
+    """A non-empty comma-separated list of web origins (``https://host[:port]``, no path)."""
+    origins = env_list(name, default)
+    if not origins:
+        raise ConfigError(f"{name} must list at least one origin")
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path or parts.query or parts.fragment:
+            raise ConfigError(f"{name}: {origin!r} is not an origin (http[s]://host[:port])")
+    return origins
+
+
+def env_http_url(name: str, default: Any = environ.Env.NOTSET) -> str:
+    """An ``http://`` or ``https://`` URL, without a trailing slash."""
+    url = env_str(name, default).strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http:// or https:// URL, got {url!r}")
+    return url
 
 
 def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:

@@ -23,6 +23,9 @@ SCRUBBED = (
     "DJANGO_SECRET_KEY",
     "DJANGO_ALLOWED_HOSTS",
     "DJANGO_SETTINGS_MODULE",
+    "AUTH_CORS_ALLOWED_ORIGINS",
+    "CHAT_AUTH_PUBLIC_URL",
+    "CHAT_WS_ALLOWED_ORIGINS",
 )
 
 
@@ -53,6 +56,7 @@ def production_env(tmp_path) -> dict[str, str]:
         "DJANGO_ALLOWED_HOSTS": "auth.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+        "AUTH_CORS_ALLOWED_ORIGINS": "https://chat.example.com",
     }
 
 
@@ -66,4 +70,5 @@ def chat_production_env(tmp_path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'chat-prod.sqlite3'}",
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
         "CHAT_WS_ALLOWED_ORIGINS": "https://chat.example.com",
+        "CHAT_AUTH_PUBLIC_URL": "https://auth.example.com",
     }

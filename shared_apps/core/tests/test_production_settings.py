@@ -31,6 +31,10 @@ def test_check_deploy_passes_with_good_environment(production_env):
         ("JWT_PREVIOUS_SIGNING_KEYS", f"{'o' * 40},{DEV_JWT_SIGNING_KEY}"),
         ("JWT_PREVIOUS_SIGNING_KEYS", "x" * 31),
         ("JWT_VERIFYING_KEY", DEV_JWT_SIGNING_KEY),
+        # Without it production allowed the development origins (http://127.0.0.1:8083) to call /v1/auth/*.
+        ("AUTH_CORS_ALLOWED_ORIGINS", None),
+        ("AUTH_CORS_ALLOWED_ORIGINS", ""),
+        ("AUTH_CORS_ALLOWED_ORIGINS", "chat.example.com"),
     ],
 )
 def test_bad_production_variable_is_one_line_and_exit_2(production_env, variable, value):
@@ -66,11 +70,18 @@ def test_chat_check_deploy_passes_with_good_environment(chat_production_env):
         ("JWT_PREVIOUS_SIGNING_KEYS", f"{'o' * 40},{DEV_JWT_SIGNING_KEY}"),
         ("JWT_PREVIOUS_SIGNING_KEYS", "x" * 31),
         ("JWT_VERIFYING_KEY", DEV_JWT_SIGNING_KEY),
+        # Without it the web page sent passwords to the development address of the auth service.
+        ("CHAT_AUTH_PUBLIC_URL", None),
+        ("CHAT_AUTH_PUBLIC_URL", "auth.example.com"),
     ],
 )
-def test_chat_production_refuses_the_development_key_in_every_slot(chat_production_env, variable, value):
-    # given the chat service's production environment with a weak key in one slot
-    env = {**chat_production_env, variable: value}
+def test_chat_bad_production_variable_is_one_line_and_exit_2(chat_production_env, variable, value):
+    # given the chat service's production environment with one bad or missing variable
+    env = dict(chat_production_env)
+    if value is None:
+        del env[variable]
+    else:
+        env[variable] = value
     # when
     result = manage("check", env=child_env(**env), site="chat")
     # then

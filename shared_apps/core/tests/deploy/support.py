@@ -77,6 +77,7 @@ def auth_production_env(tmp_path: Path) -> dict[str, str]:
             "DJANGO_SECURE_SSL_REDIRECT": "false",
             "DATABASE_URL": f"sqlite:///{tmp_path / 'auth.sqlite3'}",
             "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
+            "AUTH_CORS_ALLOWED_ORIGINS": "https://chat.example.com",
             "LOG_FORMAT": "json",
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
             "PYTHONUNBUFFERED": "1",

@@ -123,6 +123,7 @@ def test_gunicorn_loads_the_chat_app_with_production_settings(auth_prod):
         "DJANGO_SETTINGS_MODULE": "chat_site.settings.production",
         "DATABASE_URL": f"sqlite:///{tmp / 'chat.sqlite3'}",
         "CHAT_WS_ALLOWED_ORIGINS": "https://chat.example.com",
+        "CHAT_AUTH_PUBLIC_URL": "https://auth.example.com",
     }
     result = gunicorn_check("docker/gunicorn.chat.py", "chat_site.asgi:application", chat_env)
     assert result.returncode == 0, result.stdout + result.stderr

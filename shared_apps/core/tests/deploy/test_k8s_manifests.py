@@ -34,13 +34,21 @@ SERVICEMONITOR_SCHEMA = json.loads((Path(__file__).parent / "schemas/servicemoni
 PORTS = {"auth-rest": 8081, "auth-grpc": 8080, "chat-asgi": 8083, "chat-grpc": 8082}
 SITE = {"auth": "auth_site", "chat": "chat_site"}
 REQUIRED_IN_PRODUCTION = {
-    "auth": {"DJANGO_SETTINGS_MODULE", "DJANGO_SECRET_KEY", "DJANGO_ALLOWED_HOSTS", "DATABASE_URL", "JWT_SIGNING_KEY"},
+    "auth": {
+        "DJANGO_SETTINGS_MODULE",
+        "DJANGO_SECRET_KEY",
+        "DJANGO_ALLOWED_HOSTS",
+        "DATABASE_URL",
+        "JWT_SIGNING_KEY",
+        "AUTH_CORS_ALLOWED_ORIGINS",
+    },
     "chat": {
         "DJANGO_SETTINGS_MODULE",
         "DJANGO_SECRET_KEY",
         "DJANGO_ALLOWED_HOSTS",
         "DATABASE_URL",
         "CHAT_WS_ALLOWED_ORIGINS",
+        "CHAT_AUTH_PUBLIC_URL",
         "JWT_VERIFYING_KEY",
         "AUTH_GRPC_TARGET",
     },
