@@ -86,5 +86,7 @@ class AuthService(Service):
             since = from_timestamp(request.since, present=request.HasField("since"))
         except ValueError as exc:  # a Timestamp outside years 1-9999
             raise ValidationFailed("since: Not a valid timestamp.", details={"since": ["Out of range."]}) from exc
+        if since is not None and since.year < 1970:  # a cursor is a recent time (year 1 overflowed the feed)
+            raise ValidationFailed("since: Not a valid cursor.", details={"since": ["Before 1970."]})
         feed = selectors.revoked_sessions_since(since=since)
         return auth_pb2.ListRevokedSessionsResponse(session_ids=feed.session_ids, cursor=timestamp(feed.cursor))

@@ -151,6 +151,8 @@ class ChatConsumer(AsyncWebsocketConsumer):
             frame = json.loads(raw)
         except ValueError as exc:
             raise FrameError("Frame is not valid JSON.") from exc
+        except RecursionError as exc:  # [[[[... deeper than the parser's limit: still a bad frame
+            raise FrameError("Frame is nested too deeply.") from exc
         if not isinstance(frame, dict):
             raise FrameError("Frame must be a JSON object.")
         return frame

@@ -31,7 +31,7 @@ def test_lists_ended_sessions_and_a_cursor(auth_stub):
     assert second.cursor.ToDatetime() >= first.cursor.ToDatetime()
 
 
-@pytest.mark.parametrize("seconds", [2**40, -(2**40)])
+@pytest.mark.parametrize("seconds", [2**40, -(2**40), -62135596800, -1])
 def test_out_of_range_cursor_is_invalid_argument(auth_stub, seconds):
     # given
     since = Timestamp(seconds=seconds)

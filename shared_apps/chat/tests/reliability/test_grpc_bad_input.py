@@ -64,8 +64,7 @@ def test_bad_fields_are_never_internal(grpc_channel, alice, upstream):
 def test_wrong_wire_types_are_never_internal(grpc_channel, alice):
     """Fields sent with the wrong wire type (a string where an int is declared and the reverse)
     decode as unknown fields; our code must then answer as for a missing field. Bytes that do
-    not decode at all are refused by grpcio itself before any of our code runs (it answers
-    INTERNAL, "Exception deserializing request", a fixed behaviour of the library)."""
+    not decode at all are INVALID_ARGUMENT (``test_hostile_input.py``)."""
     wrong_types = [
         b"\x08\x96\x01",
         b"\x0a\x03abc",
@@ -88,12 +87,13 @@ def test_wrong_wire_types_are_never_internal(grpc_channel, alice):
             except grpc.RpcError as exc:
                 codes[(method, payload)] = exc.code()
     assert not NEVER & set(codes.values()), {k: v for k, v in codes.items() if v in NEVER}
-    # undecodable bytes: grpcio's own INTERNAL, and the server keeps serving
+    # undecodable bytes: INVALID_ARGUMENT, and the server keeps serving
     call = grpc_channel.unary_unary(
         "/chat.ChatService/ListConversations", request_serializer=None, response_deserializer=None
     )
-    with pytest.raises(grpc.RpcError):
+    with pytest.raises(grpc.RpcError) as caught:
         call(b"\xff" * 10, metadata=alice.metadata, timeout=10)
+    assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     ok = chat_pb2_grpc.ChatServiceStub(grpc_channel).ListConversations(
         chat_pb2.ListConversationsRequest(), metadata=alice.metadata
     )
