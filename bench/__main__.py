@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
 
     raise_fd_limit()
     harness.pin_self()
+    nice = harness.raise_priority()
     report = Report()
     report.context.update(
+        nice=nice,
         service_cpu=harness.SERVICE_CPU,
         load_cpu=harness.LOAD_CPU,
         pinned=harness.PINNED,

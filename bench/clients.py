@@ -23,7 +23,7 @@ import orjson
 import websockets
 
 from bench import harness
-from bench.harness import pct
+from bench.harness import median, pct
 
 STREAM_TIMEOUT = 300.0  # a stream queued behind hundreds of others (LiteLLM at 500) takes minutes
 
@@ -59,8 +59,21 @@ def summary(streams: list[dict], expected_deltas: int) -> dict:
         "expected": len(streams) * expected_deltas,
         "complete": sum(1 for s in streams if s["done"] and s["contiguous"] and s["deltas"] == expected_deltas),
         "errors": sum(s["errors"] for s in streams),
+        "error_kinds": _kinds(streams),
+        "ack_p50": median([s["ack"] for s in streams if "ack" in s]),
+        "ack_to_first_p50": median([s["ack_to_first"] for s in streams if "ack_to_first" in s]),
         "ttfts": ttfts,
     }
+
+
+def _kinds(streams: list[dict]) -> dict[str, int]:
+    """How the failed streams failed: exception or error frame, counted."""
+    kinds: dict[str, int] = {}
+    for s in streams:
+        if "exception" in s:
+            kind = s["exception"][:120]
+            kinds[kind] = kinds.get(kind, 0) + 1
+    return kinds
 
 
 # --- the chat service's websocket ------------------------------------------------------------
@@ -98,6 +111,8 @@ async def ws_stream(ws, conversation_id: str | None) -> dict:
     times: list[float] = []
     frames = deltas = errors = 0
     expected_seq, contiguous, done = 1, True, False
+    error_code = None
+    t_ack = None
     try:
         async with asyncio.timeout(STREAM_TIMEOUT):
             await ws.send(json.dumps(message))
@@ -115,15 +130,27 @@ async def ws_stream(ws, conversation_id: str | None) -> dict:
                     frames += 1
                     deltas += last - first + 1
                     times.append(now)
+                elif kind == "ack":
+                    t_ack = now
                 elif kind == "error":
                     errors += 1
+                    error_code = f"{frame.get('code')}: {frame.get('message')}"
                     break
                 elif kind == "done":
                     done = True
                     break
     except (TimeoutError, websockets.ConnectionClosed, OSError) as exc:
         return failed(start, exc) | {"frames": frames, "deltas": deltas}
-    return result(start, times, frames, deltas, contiguous, done, errors)
+    out = result(start, times, frames, deltas, contiguous, done, errors)
+    if t_ack is not None:
+        # where the time to first token goes: to the ack (the reply prepared and begun), then
+        # from the ack to the first delta frame
+        out["ack"] = t_ack - start
+        if times:
+            out["ack_to_first"] = times[0] - t_ack
+    if error_code:
+        out["exception"] = error_code
+    return out
 
 
 class WsTarget:

@@ -33,6 +33,7 @@ PINNED = len(_CPUS) > 1
 # Shared by both bench services (HS256); long enough for the production checks.
 JWT_SECRET = "bench-" + secrets.token_hex(24)
 DJANGO_SECRET = "bench-" + secrets.token_hex(32)
+SERVICE_TOKEN = "bench-" + secrets.token_hex(24)  # the chat service's credential for the revocation feed
 PG_BASE = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
 
 
@@ -40,6 +41,19 @@ def pin_self() -> None:
     """The load generator lives on LOAD_CPU."""
     if PINNED:
         os.sched_setaffinity(0, {LOAD_CPU})
+
+
+def raise_priority() -> int:
+    """Run the bench and everything it starts (services, baselines, LiteLLM, the upstream; they
+    inherit it) at ``BENCH_NICE`` (default -10), so other work on the box (test suites) takes
+    less CPU from the measured processes. Every side gets the same priority. Returns the nice
+    value in force (unchanged when not permitted)."""
+    wanted = int(os.environ.get("BENCH_NICE", "-10"))
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, wanted)
+    except (PermissionError, OSError):
+        pass
+    return os.getpriority(os.PRIO_PROCESS, 0)
 
 
 # --- statistics ----------------------------------------------------------------------------
@@ -160,7 +174,10 @@ class Stack:
             DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
             DJANGO_SECURE_SSL_REDIRECT="false",
             JWT_SIGNING_KEY=JWT_SECRET,
+            AUTH_SERVICE_TOKEN=SERVICE_TOKEN,
             CHAT_WS_ALLOWED_ORIGINS="http://127.0.0.1",
+            CHAT_AUTH_PUBLIC_URL="http://127.0.0.1:8081",  # the web page's sign-in origin (production)
+            AUTH_CORS_ALLOWED_ORIGINS="http://127.0.0.1:8083",
             LOG_FORMAT="json",
             PYTHONPATH=str(ROOT),
         )

@@ -167,6 +167,8 @@ def _round_figures(side_solo, side_four, base_solo, base_four) -> dict:
         "streams": s_solo["streams"] + s_four["streams"],
         "errors": s_solo["errors"] + s_four["errors"],
         "gap_p99": s_four["gap_p99"],
+        "ack_solo": s_solo["ack_p50"],
+        "ack_to_first_solo": s_solo["ack_to_first_p50"],
     }
 
 
@@ -270,6 +272,8 @@ def _side_figures(side: Side) -> dict:
         "ttft_four_added": median([r["ttft_four_added"] for r in rows]) * 1e3,
         "ttft_p99_added": median([r["ttft_p99_added"] for r in rows]) * 1e3,
         "ttft_solo": median([r["ttft_solo"] for r in rows]) * 1e3,
+        "ack_solo": median([r["ack_solo"] for r in rows]) * 1e3,
+        "ack_to_first_solo": median([r["ack_to_first_solo"] for r in rows]) * 1e3,
         "frames_per_delta": frames / deltas if deltas else float("nan"),
         "solo_frames_per_delta": solo_frames / solo_deltas if solo_deltas else float("nan"),
         "deltas": deltas,
@@ -319,6 +323,8 @@ def _relay_report(report: Report, sides: list[Side], sdk_rows: list[dict], litel
             f["ttft_solo_added"],
             "ms",
             target=TTFT_SOLO,
+            note=f"TTFT {f['ttft_solo']:.1f} ms: {f['ack_solo']:.1f} ms to the ack, "
+            f"{f['ack_to_first_solo']:.1f} ms from the ack to the first delta",
             **side_by_side("ttft_solo_added"),
         )
         report.add(
@@ -461,6 +467,7 @@ async def _litellm_levels(base: str, proxy: harness.Service, levels: list[int]) 
             "expected": s["expected"],
             "complete": s["complete"],
             "errors": s["errors"],
+            "error_kinds": s["error_kinds"],
             "gap_p99_added_ms": (s["gap_p99"] - PACING.delta_interval) * 1e3,
             "frames_per_delta": s["frames"] / s["deltas"] if s["deltas"] else float("nan"),
             "ttft_p99_ms": s["ttft_p99"] * 1e3,
@@ -557,7 +564,8 @@ async def _concurrent(
             f"{n} streams: time to first token p99",
             s["ttft_p99"] * 1e3,
             "ms",
-            note=f"p50 {s['ttft_p50'] * 1e3:.1f} ms",
+            note=f"p50 {s['ttft_p50'] * 1e3:.0f} ms: {s['ack_p50'] * 1e3:.0f} ms to the ack, "
+            f"{s['ack_to_first_p50'] * 1e3:.0f} ms from the ack to the first delta",
             **beside("ttft_p99_ms"),
         )
         report.add(
@@ -568,7 +576,8 @@ async def _concurrent(
             note="below 1.00: deltas joined for readers that fell behind",
             **beside("frames_per_delta"),
         )
-        report.add(b, f"{n} streams: errors", s["errors"], "", target=NO_ERRORS, **beside("errors"))
+        kinds = "; ".join(f"{k} x{v}" for k, v in s["error_kinds"].items())
+        report.add(b, f"{n} streams: errors", s["errors"], "", target=NO_ERRORS, note=kinds[:300], **beside("errors"))
         report.add(
             b,
             f"{n} streams: wall time (ideal {DELTAS * PACING.delta_interval:.2f} s)",
@@ -584,10 +593,13 @@ async def _concurrent(
             "deltas": s["deltas"],
             "complete": s["complete"],
             "errors": s["errors"],
+            "error_kinds": s["error_kinds"],
             "gap_p50_ms": s["gap_p50"] * 1e3,
             "gap_p99_ms": s["gap_p99"] * 1e3,
             "ttft_p50_ms": s["ttft_p50"] * 1e3,
             "ttft_p99_ms": s["ttft_p99"] * 1e3,
+            "ack_p50_ms": s["ack_p50"] * 1e3,
+            "ack_to_first_p50_ms": s["ack_to_first_p50"] * 1e3,
             "deltas_per_s": rate,
         }
         await asyncio.sleep(1)

@@ -129,7 +129,7 @@ class Report:
             f"Written by `{c.get('command', 'python -m bench')}` (`bench/report.py`; do not edit by hand) on "
             f"{data['generated_at']}: Python {data['machine']['python']}, {data['machine']['platform']}, "
             f"{c.get('cpus', '?')} CPUs, {layout}; database {c.get('database', '?')}; "
-            f"code at {c.get('tree', '?')}. "
+            f"code at {c.get('tree', '?')}; the bench's processes at nice {c.get('nice', 0)}. "
             f"The run took {c.get('seconds_total', '?')} s"
             + (" (quick: fewer rounds, a smoke run, not for the record)." if c.get("quick") else ".")
             + f" {met} targets met, {missed} missed.",
