@@ -50,10 +50,12 @@ class ChatResponse(_message.Message):
     def __init__(self, message: _Optional[_Union[Message, _Mapping]] = ..., conversation_id: _Optional[str] = ..., is_ai_response: _Optional[bool] = ...) -> None: ...
 
 class StreamMessageRequest(_message.Message):
-    __slots__ = ("conversation_id",)
+    __slots__ = ("conversation_id", "follow")
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    FOLLOW_FIELD_NUMBER: _ClassVar[int]
     conversation_id: str
-    def __init__(self, conversation_id: _Optional[str] = ...) -> None: ...
+    follow: bool
+    def __init__(self, conversation_id: _Optional[str] = ..., follow: _Optional[bool] = ...) -> None: ...
 
 class StreamMessageResponse(_message.Message):
     __slots__ = ("message", "is_end", "delta")

@@ -81,7 +81,9 @@ class ChatServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamMessages(self, request, context):
-        """Stored messages first, then the conversation live until the client cancels.
+        """The conversation's stored messages, then a frame with `is_end` set, then the end (the
+        seed's behaviour). With `follow`, the stored messages are followed by the conversation
+        live (new messages and reply deltas) until the client cancels.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

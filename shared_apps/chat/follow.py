@@ -1,5 +1,9 @@
-"""Following a conversation live: its stored messages, then new messages and reply deltas
-as they happen (the seed's ``StreamMessages``, which only sent a placeholder).
+"""A conversation's stream (``StreamMessages``): its stored messages, and, when following,
+new messages and reply deltas as they happen.
+
+``conversation_stored`` is the seed's behaviour (gRPC ``StreamMessages`` without ``follow``
+and its REST route ``GET /v1/chat/stream/{id}``): the stored messages, then the caller ends the
+stream. ``conversation_follow`` keeps following live (``follow`` set).
 
 Subscribes to the conversation's channel-layer group *before* reading what is stored, so
 nothing that happens in between is missed; messages already sent are not repeated. A
@@ -21,9 +25,16 @@ from shared_apps.chat import reply_reader, selectors
 from shared_apps.chat.async_bridge import db
 from shared_apps.chat.events import conversation_group
 from shared_apps.chat.models import Message
-from shared_apps.chat.payloads import message_data
+from shared_apps.chat.payloads import MessageData, message_data
 
 STORED_LIMIT = 100
+
+
+def conversation_stored(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID) -> list[MessageData]:
+    """The caller's conversation's newest ``STORED_LIMIT`` messages, oldest first (sync: call it
+    off the event loop). A malformed id is ``invalid_argument``; another user's is ``not_found``."""
+    conversation = selectors.conversation_get(user_id=user_id, conversation_id=conversation_id)
+    return _stored(conversation.id)
 
 
 async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> AsyncIterator[dict[str, Any]]:
@@ -88,6 +99,6 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
             await layer.group_discard(group, channel)
 
 
-def _stored(conversation_id: uuid.UUID) -> list[dict[str, Any]]:
+def _stored(conversation_id: uuid.UUID) -> list[MessageData]:
     newest = Message.objects.filter(conversation_id=conversation_id).order_by("-created_at", "-id")[:STORED_LIMIT]
     return [message_data(m) for m in reversed(list(newest))]

@@ -43,6 +43,15 @@ def delta_proto(frame: dict[str, Any]) -> chat_pb2.ReplyDelta:
     )
 
 
+def stored_stream_frames(messages: list[MessageData]) -> list[chat_pb2.StreamMessageResponse]:
+    """``StreamMessages`` without ``follow``, as the seed streams it: one frame a stored message,
+    then one with ``is_end`` set. The gRPC servicer sends these; the REST route renders them."""
+    return [
+        *(chat_pb2.StreamMessageResponse(message=message_proto(m), is_end=False) for m in messages),
+        chat_pb2.StreamMessageResponse(is_end=True),
+    ]
+
+
 def conversation_proto(conversation: Conversation) -> chat_pb2.Conversation:
     return chat_pb2.Conversation(
         id=str(conversation.id),
@@ -167,6 +176,16 @@ class ChatService(Service):
                 raise error_from_frame(frame)
 
     def StreamMessages(self, request, context):  # noqa: N802
+        if request.follow:
+            return self._follow_messages(request, context)
+        # The seed's behaviour: the stored messages, a frame with is_end, the end. Read here, inside
+        # the call's request bracket (its database connection is closed after it), not in the stream.
+        messages = follow.conversation_stored(
+            user_id=context_principal(context).user_id, conversation_id=request.conversation_id
+        )
+        return iter(stored_stream_frames(messages))
+
+    def _follow_messages(self, request, context):
         with stream_slot(context):
             yield from self._stream_messages(request, context)
 

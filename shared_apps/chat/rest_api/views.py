@@ -3,13 +3,21 @@ calls the service layer and renders; domain errors are mapped once in ``rest_err
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+from django.http import StreamingHttpResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from google.protobuf.json_format import MessageToDict
+from google.protobuf.message import Message as ProtoMessage
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.chat import reply_reader, selectors, services
+from shared_apps.chat import follow, reply_reader, selectors, services
+from shared_apps.chat.grpc_api.servicers import stored_stream_frames
 from shared_apps.chat.payloads import message_data
 from shared_apps.chat.rest_api.serializers import ConversationSerializer, MessageSerializer
 from shared_apps.core.middleware import current_request_id
@@ -237,3 +245,47 @@ class HistoryApi(APIView):
     @_message_page_schema("History", SeedMessageSerializer(many=True))
     def get(self, request: Request, conversation_id: str) -> Response:
         return _message_page(request, conversation_id, lambda items: self.SeedMessageSerializer(items, many=True).data)
+
+
+def gateway_dict(message: ProtoMessage) -> dict[str, Any]:
+    """A protobuf message as the seed's grpc-gateway renders it: proto3 JSON with the proto field
+    names (snake_case) and unpopulated fields emitted (scalars as their zero value, unset message
+    fields as null)."""
+    data = MessageToDict(message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True)
+    return {
+        field.name: data.get(field.name)  # an unset message field is absent from data: None
+        for field in message.DESCRIPTOR.fields
+        if field.name in data or (field.message_type is not None and not field.is_repeated)
+    }
+
+
+class StreamApi(APIView):
+    """The seed's REST route of ``StreamMessages`` (grpc-gateway's server-streaming shape):
+    newline-delimited JSON, one ``{"result": {...}}`` per stream frame, the stored messages and
+    then ``is_end``; the response ends there (it never follows: use the websocket or gRPC)."""
+
+    # No body schema: the answer is not one JSON document but one a line, which an OpenAPI
+    # response schema cannot say; the shape is in the description.
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(
+                description=(
+                    "Newline-delimited JSON (content type application/json, as grpc-gateway sends it): one line "
+                    'a frame, `{"result": {"message": {id, user_id, content, role, created_at, updated_at, '
+                    'conversation_id, status, model}, "is_end": false, "delta": null}}` for each stored message '
+                    '(the newest 100, oldest first), then `{"result": {"message": null, "is_end": true, '
+                    '"delta": null}}`, then the end.'
+                )
+            )
+        },
+    )
+    def get(self, request: Request, conversation_id: str) -> StreamingHttpResponse:
+        # Read before the response starts, so that an error is a whole error answer (400/404).
+        messages = follow.conversation_stored(user_id=request.user.user_id, conversation_id=conversation_id)
+        lines = [orjson.dumps({"result": gateway_dict(frame)}) + b"\n" for frame in stored_stream_frames(messages)]
+
+        async def body() -> AsyncIterator[bytes]:  # the chat site is served over ASGI
+            for line in lines:
+                yield line
+
+        return StreamingHttpResponse(body(), content_type="application/json")

@@ -100,11 +100,39 @@ def test_stream_chat_with_ai(chat, alice, upstream):
     assert events[-1].done.message.id == events[1].start.message_id
 
 
-def test_stream_messages_sends_stored_then_follows_live(chat, alice, upstream):
+def test_stream_messages_sends_the_stored_messages_then_is_end_and_ends(chat, alice, upstream):
+    # given: a conversation with a user message and a reply
+    created = chat.CreateConversation(chat_pb2.Conversation(title="seed"), metadata=alice.metadata)
+    chat.SendMessage(chat_pb2.ChatRequest(message="first", conversation_id=created.id), metadata=alice.metadata)
+    upstream.enqueue(reply(["x", "y"]))
+    chat.ChatWithAI(chat_pb2.ChatWithAIRequest(message="second", conversation_id=created.id), metadata=alice.metadata)
+    # when: read to the end, as the seed's clients do (no follow)
+    frames = list(
+        chat.StreamMessages(
+            chat_pb2.StreamMessageRequest(conversation_id=created.id), metadata=alice.metadata, timeout=5
+        )
+    )
+    # then: one frame a stored message, oldest first, then is_end alone; never a delta
+    assert [(f.message.role, f.message.content, f.is_end) for f in frames[:-1]] == [
+        ("user", "first", False),
+        ("user", "second", False),
+        ("assistant", "xy", False),
+    ]
+    assert frames[-1].is_end is True and not frames[-1].HasField("message")
+    assert not any(f.HasField("delta") for f in frames)
+    # and an empty conversation is the is_end frame alone
+    empty = chat.CreateConversation(chat_pb2.Conversation(title="empty"), metadata=alice.metadata)
+    only = list(chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=empty.id), metadata=alice.metadata))
+    assert [f.is_end for f in only] == [True]
+
+
+def test_stream_messages_with_follow_sends_stored_then_follows_live(chat, alice, upstream):
     # given: a conversation with one stored message, and a follower
     created = chat.CreateConversation(chat_pb2.Conversation(title="live"), metadata=alice.metadata)
     chat.SendMessage(chat_pb2.ChatRequest(message="first", conversation_id=created.id), metadata=alice.metadata)
-    stream = chat.StreamMessages(chat_pb2.StreamMessageRequest(conversation_id=created.id), metadata=alice.metadata)
+    stream = chat.StreamMessages(
+        chat_pb2.StreamMessageRequest(conversation_id=created.id, follow=True), metadata=alice.metadata
+    )
     received: list = []
 
     def follow():
@@ -136,6 +164,7 @@ def test_stream_messages_sends_stored_then_follows_live(chat, alice, upstream):
     assert contents[-1] == ("assistant", "xy", "complete")
     deltas = [r.delta for r in received if r.HasField("delta")]
     assert [d.content for d in deltas] == ["x", "y"] and [d.seq for d in deltas] == [1, 2]
+    assert not any(r.is_end for r in received)
 
 
 def test_stream_messages_of_another_user_is_not_found(chat, alice, bob):
@@ -172,7 +201,7 @@ def test_streams_beyond_the_limit_are_refused_and_health_still_answers(chat, grp
     try:
         created = chat.CreateConversation(chat_pb2.Conversation(title="x"), metadata=alice.metadata)
         chat.SendMessage(chat_pb2.ChatRequest(message="m", conversation_id=created.id), metadata=alice.metadata)
-        request = chat_pb2.StreamMessageRequest(conversation_id=created.id)
+        request = chat_pb2.StreamMessageRequest(conversation_id=created.id, follow=True)
         first = chat.StreamMessages(request, metadata=alice.metadata)
         assert next(first).message.content == "m"  # holds the only stream slot
         with pytest.raises(grpc.RpcError) as exc:

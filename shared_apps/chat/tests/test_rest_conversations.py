@@ -53,6 +53,7 @@ def test_a_malformed_conversation_id_is_400_everywhere(api, alice, upstream):
         ("get", f"/v1/chat/conversations/{bad}/messages", None),
         ("post", f"/v1/chat/conversations/{bad}/messages", {"content": "hi"}),
         ("get", f"/v1/chat/history/{bad}", None),
+        ("get", f"/v1/chat/stream/{bad}", None),
         ("post", "/v1/chat/message", {"message": "hi", "conversation_id": bad}),
         ("post", "/v1/chat/ai", {"message": "hi", "conversation_id": bad}),
     ]:

@@ -71,7 +71,7 @@ def test_follower_here_sees_a_reply_produced_there(alice, upstream, other_chat_p
     conversation = chat.CreateConversation(chat_pb2.Conversation(title="x"), metadata=alice.metadata)
     chat.SendMessage(chat_pb2.ChatRequest(message="stored", conversation_id=conversation.id), metadata=alice.metadata)
     stream = chat.StreamMessages(
-        chat_pb2.StreamMessageRequest(conversation_id=conversation.id), metadata=alice.metadata
+        chat_pb2.StreamMessageRequest(conversation_id=conversation.id, follow=True), metadata=alice.metadata
     )
     received: list = []
     threading.Thread(target=lambda: [received.append(r) for r in _safe(stream)], daemon=True).start()
