@@ -9,7 +9,6 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from django_grpc_framework.settings import grpc_settings
 from grpc_health.v1 import health_pb2
-from grpc_reflection.v1alpha import reflection
 
 from protos import health_pb2 as seed_health_pb2
 from shared_apps.authn.grpc_auth import AccessTokenInterceptor
@@ -19,6 +18,7 @@ from shared_apps.core.grpc_server.interceptors import (
     ErrorMappingInterceptor,
     LoggingInterceptor,
 )
+from shared_apps.core.grpc_server.reflection import enable_server_reflection
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -51,12 +51,11 @@ def build_server(max_workers: int | None = None) -> tuple[grpc.Server, ServingSt
     service_names = list(settings.GRPC_SERVICE_NAMES)
     state = ServingState(service_names)
     add_health_services(server, state)
-    reflection.enable_server_reflection(
+    enable_server_reflection(  # v1alpha and v1
         (
             *service_names,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             seed_health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-            reflection.SERVICE_NAME,
         ),
         server,
     )
