@@ -1,8 +1,12 @@
-"""gRPC authentication with the shared verifier: ``authorization: Bearer <token>`` metadata."""
+"""gRPC authentication with the shared verifier: ``authorization: Bearer <token>`` metadata;
+and the service credential that service-to-service methods require (``x-service-token``)."""
 
 from __future__ import annotations
 
+import hmac
+
 import grpc
+from django.conf import settings
 
 from shared_apps.authn.verify import Principal, access_token_verify, bearer_token
 from shared_apps.core.errors import NotAuthenticated
@@ -23,6 +27,22 @@ def context_principal(context: grpc.ServicerContext) -> Principal:
 
 def context_principal_optional(context: grpc.ServicerContext) -> Principal | None:
     return getattr(context, _PRINCIPAL_ATTR, None)
+
+
+SERVICE_TOKEN_METADATA = "x-service-token"
+
+
+def service_token_metadata() -> tuple[tuple[str, str], ...]:
+    """What a calling service (the chat service's revocation feed) sends."""
+    return ((SERVICE_TOKEN_METADATA, settings.AUTH_SERVICE_TOKEN),)
+
+
+def service_caller_require(context: grpc.ServicerContext) -> None:
+    """Refuse the call unless it carries ``AUTH_SERVICE_TOKEN`` (compared in constant time)."""
+    presented = metadata_value(context, SERVICE_TOKEN_METADATA) or ""
+    expected = settings.AUTH_SERVICE_TOKEN
+    if not (expected and hmac.compare_digest(presented.encode(), expected.encode())):
+        raise NotAuthenticated(f"A valid service credential ('{SERVICE_TOKEN_METADATA}' metadata) is required.")
 
 
 class AccessTokenInterceptor(grpc.ServerInterceptor):

@@ -24,6 +24,7 @@ from django.conf import settings
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from protos import auth_pb2, auth_pb2_grpc
+from shared_apps.authn.grpc_auth import SERVICE_TOKEN_METADATA
 from shared_apps.core.errors import ServiceUnavailable
 
 logger = structlog.get_logger(__name__)
@@ -32,8 +33,20 @@ FIRST_SYNC_WAIT_SECONDS = 3.0
 
 
 class RevocationFeed:
-    def __init__(self, target: str, *, poll_seconds: float, max_staleness: float, forget_after: float) -> None:
+    def __init__(
+        self,
+        target: str,
+        *,
+        poll_seconds: float,
+        max_staleness: float,
+        forget_after: float,
+        service_token: str | None = None,
+    ) -> None:
         self.target = target
+        # The feed answers only the chat service: it sends AUTH_SERVICE_TOKEN with every poll.
+        self.metadata = (
+            (SERVICE_TOKEN_METADATA, settings.AUTH_SERVICE_TOKEN if service_token is None else service_token),
+        )
         self.poll_seconds = poll_seconds
         self.max_staleness = max_staleness
         self.forget_after = forget_after
@@ -73,12 +86,22 @@ class RevocationFeed:
         if self._cursor is not None:
             request.since.CopyFrom(self._cursor)
         try:
-            response = stub.ListRevokedSessions(request, timeout=max(1.0, self.poll_seconds * 4))
+            response = stub.ListRevokedSessions(
+                request, timeout=max(1.0, self.poll_seconds * 4), metadata=self.metadata
+            )
         except grpc.RpcError as exc:
             self._failures += 1
             if self._failures in (1, 10) or self._failures % 100 == 0:
                 logger.warning(
-                    "revocation_feed_unreachable", target=self.target, code=exc.code().name, failures=self._failures
+                    "revocation_feed_unreachable",
+                    target=self.target,
+                    code=exc.code().name,
+                    failures=self._failures,
+                    **(
+                        {"hint": "AUTH_SERVICE_TOKEN differs between the chat and auth services"}
+                        if exc.code() is grpc.StatusCode.UNAUTHENTICATED
+                        else {}
+                    ),
                 )
             return
         now = time.monotonic()

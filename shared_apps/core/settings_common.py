@@ -19,6 +19,7 @@ from shared_apps.core.config import (
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me-0123456789abcdef0123456789"
 DEV_JWT_SIGNING_KEY = "dev-insecure-jwt-signing-key-change-me-0123456789abcdef"
+DEV_AUTH_SERVICE_TOKEN = "dev-insecure-auth-service-token-change-me-0123456789"
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = False
@@ -134,6 +135,12 @@ SIMPLE_JWT = {
     "LEEWAY": JWT_LEEWAY_SECONDS,
     "UPDATE_LAST_LOGIN": False,
 }
+
+# --- service credential ------------------------------------------------------
+# The chat service's credential at the auth service: its revocation-feed client sends it as
+# gRPC metadata and the auth service's ListRevokedSessions compares it in constant time. The
+# same secret on both sides; required (32+ bytes, not this default) in production.
+AUTH_SERVICE_TOKEN = env_str("AUTH_SERVICE_TOKEN", DEV_AUTH_SERVICE_TOKEN).strip()
 
 # --- logging ---------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")

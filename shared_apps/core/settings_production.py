@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from shared_apps.core.config import ConfigError, env_bool, env_choice, env_int, env_list, env_str
-from shared_apps.core.settings_common import DEV_SECRET_KEY, logging_config
+from shared_apps.core.settings_common import DEV_AUTH_SERVICE_TOKEN, DEV_SECRET_KEY, logging_config
 
 DEBUG = False
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
@@ -18,6 +18,12 @@ if SECRET_KEY == DEV_SECRET_KEY or len(SECRET_KEY) < 50:
     raise ConfigError("DJANGO_SECRET_KEY must be a real secret of at least 50 characters")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")  # required in production
 env_str("DATABASE_URL")  # required: production never falls back to SQLite
+# The chat service's credential for the auth service's revocation feed (the same on both sides).
+AUTH_SERVICE_TOKEN = env_str("AUTH_SERVICE_TOKEN").strip()
+if AUTH_SERVICE_TOKEN == DEV_AUTH_SERVICE_TOKEN or len(AUTH_SERVICE_TOKEN.encode()) < 32:
+    raise ConfigError("AUTH_SERVICE_TOKEN must be a real secret of at least 32 bytes (the same on both services)")
+if AUTH_SERVICE_TOKEN == SECRET_KEY:
+    raise ConfigError("AUTH_SERVICE_TOKEN must not be DJANGO_SECRET_KEY")
 
 LOGGING = logging_config(env_choice("LOG_FORMAT", ("json", "console"), "json"))
 

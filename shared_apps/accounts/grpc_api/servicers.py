@@ -10,7 +10,7 @@ from protos import auth_pb2
 from shared_apps.accounts import selectors, services
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import ClientInfo, IssuedTokens
-from shared_apps.authn.grpc_auth import context_principal, context_principal_optional
+from shared_apps.authn.grpc_auth import context_principal, context_principal_optional, service_caller_require
 from shared_apps.core.errors import ValidationFailed
 from shared_apps.core.grpc_server.mappers import from_timestamp, timestamp
 
@@ -82,6 +82,7 @@ class AuthService(Service):
         )
 
     def ListRevokedSessions(self, request, context):  # noqa: N802
+        service_caller_require(context)  # the chat service's feed, not a client's
         try:
             since = from_timestamp(request.since, present=request.HasField("since"))
         except ValueError as exc:  # a Timestamp outside years 1-9999

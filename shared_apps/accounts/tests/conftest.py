@@ -41,9 +41,31 @@ def auth_stub(grpc_channel) -> auth_pb2_grpc.AuthServiceStub:
     return auth_pb2_grpc.AuthServiceStub(grpc_channel)
 
 
+@pytest.fixture
+def auth_grpc_target(transactional_db):
+    """The address of a real gRPC server of this site on loopback, for clients that dial
+    it themselves (the chat side's revocation-feed client)."""
+    from shared_apps.core.grpc_server.server import build_server
+    from testkit.processes import free_port
+
+    server, state = build_server(max_workers=8)
+    port = server.add_insecure_port(f"127.0.0.1:{free_port()}")
+    server.start()
+    state.set_serving(True)
+    yield f"127.0.0.1:{port}"
+    server.stop(0).wait()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 
 
 def bearer_metadata(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),)
+
+
+def service_metadata() -> tuple[tuple[str, str], ...]:
+    """The chat service's credential, as its revocation-feed client sends it."""
+    from shared_apps.authn.grpc_auth import service_token_metadata
+
+    return service_token_metadata()

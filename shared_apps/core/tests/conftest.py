@@ -26,6 +26,7 @@ SCRUBBED = (
     "AUTH_CORS_ALLOWED_ORIGINS",
     "CHAT_AUTH_PUBLIC_URL",
     "CHAT_WS_ALLOWED_ORIGINS",
+    "AUTH_SERVICE_TOKEN",
 )
 
 
@@ -57,6 +58,7 @@ def production_env(tmp_path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
         "AUTH_CORS_ALLOWED_ORIGINS": "https://chat.example.com",
+        "AUTH_SERVICE_TOKEN": secrets.token_urlsafe(32),
     }
 
 
@@ -71,4 +73,5 @@ def chat_production_env(tmp_path) -> dict[str, str]:
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
         "CHAT_WS_ALLOWED_ORIGINS": "https://chat.example.com",
         "CHAT_AUTH_PUBLIC_URL": "https://auth.example.com",
+        "AUTH_SERVICE_TOKEN": secrets.token_urlsafe(32),
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared_apps.core.settings_common import DEV_JWT_SIGNING_KEY
+from shared_apps.core.settings_common import DEV_AUTH_SERVICE_TOKEN, DEV_JWT_SIGNING_KEY
 from shared_apps.core.tests.conftest import child_env, manage
 
 
@@ -35,6 +35,11 @@ def test_check_deploy_passes_with_good_environment(production_env):
         ("AUTH_CORS_ALLOWED_ORIGINS", None),
         ("AUTH_CORS_ALLOWED_ORIGINS", ""),
         ("AUTH_CORS_ALLOWED_ORIGINS", "chat.example.com"),
+        # Without a service credential anyone could read the revocation feed.
+        ("AUTH_SERVICE_TOKEN", None),
+        ("AUTH_SERVICE_TOKEN", DEV_AUTH_SERVICE_TOKEN),
+        ("AUTH_SERVICE_TOKEN", "s" * 31),
+        ("AUTH_SERVICE_TOKEN", "same-as-secret"),
     ],
 )
 def test_bad_production_variable_is_one_line_and_exit_2(production_env, variable, value):
@@ -73,6 +78,8 @@ def test_chat_check_deploy_passes_with_good_environment(chat_production_env):
         # Without it the web page sent passwords to the development address of the auth service.
         ("CHAT_AUTH_PUBLIC_URL", None),
         ("CHAT_AUTH_PUBLIC_URL", "auth.example.com"),
+        ("AUTH_SERVICE_TOKEN", None),
+        ("AUTH_SERVICE_TOKEN", DEV_AUTH_SERVICE_TOKEN),
     ],
 )
 def test_chat_bad_production_variable_is_one_line_and_exit_2(chat_production_env, variable, value):

@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from protos import auth_pb2
 from protos import health_pb2 as seed_health_pb2
 from protos import health_pb2_grpc as seed_health_pb2_grpc
+from shared_apps.accounts.tests.conftest import service_metadata
 from shared_apps.core.grpc_server import interceptors
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +38,7 @@ def logs(caplog):
 def test_a_successful_revocation_feed_poll_is_logged_at_debug_only(auth_stub, logs):
     # when
     for _ in range(3):
-        auth_stub.ListRevokedSessions(auth_pb2.ListRevokedSessionsRequest())
+        auth_stub.ListRevokedSessions(auth_pb2.ListRevokedSessionsRequest(), metadata=service_metadata())
     # then
     assert finished(logs, "/auth.AuthService/ListRevokedSessions") == [logging.DEBUG] * 3
 
@@ -64,7 +65,9 @@ def test_other_rpcs_are_still_logged_at_info(auth_stub, logs):
 
 def test_a_failed_revocation_feed_poll_keeps_its_level(auth_stub, logs):
     with pytest.raises(grpc.RpcError) as caught:
-        auth_stub.ListRevokedSessions(auth_pb2.ListRevokedSessionsRequest(since=Timestamp(seconds=2**40)))
+        auth_stub.ListRevokedSessions(
+            auth_pb2.ListRevokedSessionsRequest(since=Timestamp(seconds=2**40)), metadata=service_metadata()
+        )
     assert caught.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert finished(logs, "/auth.AuthService/ListRevokedSessions") == [logging.INFO]
 
@@ -73,6 +76,6 @@ def test_a_slow_revocation_feed_poll_keeps_its_level(auth_stub, logs, monkeypatc
     # given: every call counts as slow
     monkeypatch.setattr(interceptors, "POLLING_SLOW_MS", 0.0)
     # when
-    auth_stub.ListRevokedSessions(auth_pb2.ListRevokedSessionsRequest())
+    auth_stub.ListRevokedSessions(auth_pb2.ListRevokedSessionsRequest(), metadata=service_metadata())
     # then
     assert finished(logs, "/auth.AuthService/ListRevokedSessions") == [logging.INFO]

@@ -48,6 +48,7 @@ def write_test_secrets(secrets_dir: Path) -> None:
         ),
         "jwt-signing-key.pem": private,
         "jwt-public-keys.pem": public,
+        "auth-service-token": secrets.token_urlsafe(32) + "\n",
     }
     examples = sorted(path.name.removesuffix(".example") for path in secrets_dir.glob("*.example"))
     assert examples == sorted(contents), f"the overlay's secret files changed: {examples}"

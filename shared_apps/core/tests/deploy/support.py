@@ -66,7 +66,7 @@ def auth_production_env(tmp_path: Path) -> dict[str, str]:
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "JWT_", "DATABASE_", "REDIS_", "GRPC_", "PROMETHEUS_", "GUNICORN_"))
+        if not key.startswith(("DJANGO_", "JWT_", "DATABASE_", "REDIS_", "GRPC_", "PROMETHEUS_", "GUNICORN_", "AUTH_"))
     }
     env.update(
         {
@@ -78,6 +78,7 @@ def auth_production_env(tmp_path: Path) -> dict[str, str]:
             "DATABASE_URL": f"sqlite:///{tmp_path / 'auth.sqlite3'}",
             "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
             "AUTH_CORS_ALLOWED_ORIGINS": "https://chat.example.com",
+            "AUTH_SERVICE_TOKEN": secrets.token_urlsafe(32),
             "LOG_FORMAT": "json",
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),
             "PYTHONUNBUFFERED": "1",

@@ -41,6 +41,7 @@ REQUIRED_IN_PRODUCTION = {
         "DATABASE_URL",
         "JWT_SIGNING_KEY",
         "AUTH_CORS_ALLOWED_ORIGINS",
+        "AUTH_SERVICE_TOKEN",
     },
     "chat": {
         "DJANGO_SETTINGS_MODULE",
@@ -49,6 +50,7 @@ REQUIRED_IN_PRODUCTION = {
         "DATABASE_URL",
         "CHAT_WS_ALLOWED_ORIGINS",
         "CHAT_AUTH_PUBLIC_URL",
+        "AUTH_SERVICE_TOKEN",
         "JWT_VERIFYING_KEY",
         "AUTH_GRPC_TARGET",
     },
