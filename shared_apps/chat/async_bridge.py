@@ -136,11 +136,12 @@ def iterate_sync(
     make: Callable[[], AsyncIterator[T]],
     *,
     is_active: Callable[[], bool] = lambda: True,
-    poll_seconds: float = 1.0,
+    poll_seconds: float = 0.25,
 ) -> Iterator[T]:
     """Consume an async iterator (created and driven on the reply loop) from a sync
-    thread, e.g. a gRPC servicer's. Stops when ``is_active()`` turns false (the client
-    went away), checked every ``poll_seconds`` while waiting."""
+    thread, e.g. a gRPC servicer's. Stops when ``is_active()`` turns false, checked every
+    ``poll_seconds`` while waiting: the client went away, or (gRPC streams, through
+    ``core.grpc_server.streams``) the caller's session ended."""
     loop = reply_loop()
     holder: dict[str, AsyncIterator[T]] = {}
 

@@ -19,6 +19,7 @@ from shared_apps.core.grpc_server.interceptors import (
     LoggingInterceptor,
 )
 from shared_apps.core.grpc_server.reflection import enable_server_reflection
+from shared_apps.core.grpc_server.streams import StreamGuardInterceptor
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 
@@ -31,6 +32,7 @@ def default_interceptors() -> list[grpc.ServerInterceptor]:
         LoggingInterceptor(),
         ErrorMappingInterceptor(),
         AccessTokenInterceptor(settings.GRPC_PUBLIC_METHODS),
+        StreamGuardInterceptor(),  # streams: the session re-checked while open
     ]
 
 
