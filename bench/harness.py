@@ -293,6 +293,10 @@ def stack(tmp: Path) -> Iterator[Stack]:
 # --- the services ---------------------------------------------------------------------------
 
 
+# The bench's few users stand for many: per-user limits would refuse its streams and sockets.
+UNCAPPED = {"CHAT_MAX_SOCKETS_PER_USER": "100000", "GRPC_MAX_STREAMS_PER_USER": "100000"}
+
+
 def auth_grpc(s: Stack, *, cpu: int | None = LOAD_CPU) -> Service:
     target = f"127.0.0.1:{free_port()}"
     return s.start(
@@ -335,6 +339,7 @@ def chat_asgi(
         "OPENAI_BASE_URL": upstream,
         "OPENAI_API_KEY": "sk-bench",
         "CHAT_RATE_MESSAGES_PER_MINUTE": "1000000",
+        **UNCAPPED,
         "CHAT_ALLOWED_MODELS": "fake-model",
         "CHAT_MODEL": "fake-model",
         **(env or {}),
@@ -381,6 +386,7 @@ def chat_grpc(
         "OPENAI_BASE_URL": upstream,
         "OPENAI_API_KEY": "sk-bench",
         "CHAT_RATE_MESSAGES_PER_MINUTE": "1000000",
+        **UNCAPPED,
         "CHAT_ALLOWED_MODELS": "fake-model",
         "CHAT_MODEL": "fake-model",
         **(env or {}),
@@ -435,6 +441,7 @@ def django_in_process(s: Stack, *, auth_target: str, **extra: str) -> None:
         "chat",
         AUTH_GRPC_TARGET=auth_target,
         CHAT_RATE_MESSAGES_PER_MINUTE="1000000",
+        **UNCAPPED,
         CHAT_ALLOWED_MODELS="fake-model",
         CHAT_MODEL="fake-model",
         OPENAI_API_KEY="sk-bench",

@@ -126,6 +126,10 @@ GRPC_MAX_WORKERS = env_int("GRPC_MAX_WORKERS", 256, minimum=2)
 GRPC_MAX_STREAMS = env_int("GRPC_MAX_STREAMS", max(1, GRPC_MAX_WORKERS - 32), minimum=1)
 if GRPC_MAX_STREAMS >= GRPC_MAX_WORKERS:
     raise ConfigError("GRPC_MAX_STREAMS must be below GRPC_MAX_WORKERS (threads must remain for other calls)")
+# Open streams per user in one grpcserve process (0: no cap), so that one account cannot take
+# every GRPC_MAX_STREAMS slot; and open websockets per user in one ASGI process.
+GRPC_MAX_STREAMS_PER_USER = env_int("GRPC_MAX_STREAMS_PER_USER", 16, minimum=0)
+CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 16, minimum=0)
 GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 30, minimum=0)
 GRPC_ON_START = "shared_apps.chat.lifecycle.grpc_process_start"
 

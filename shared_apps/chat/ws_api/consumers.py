@@ -27,11 +27,16 @@ from shared_apps.authn.ws import access_token_verify_async
 from shared_apps.chat import reply_producer, reply_reader
 from shared_apps.chat.payloads import message_data
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
+from shared_apps.core.slots import PerUserSlots
 
 logger = structlog.get_logger(__name__)
 
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_TOO_MANY_SOCKETS = 4429
 SESSION_CHECK_SECONDS = 0.5
+# Authenticated sockets per user in this process (CHAT_MAX_SOCKETS_PER_USER): one account
+# must not hold every socket a process can serve.
+socket_slots = PerUserSlots()
 
 
 class FrameError(Exception):
@@ -61,6 +66,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     # No channel-layer subscription per socket: reply frames come from the reply log.
     channel_layer_alias = "__none__"
     principal: Principal | None = None
+    slot_user: object | None = None  # the user whose socket slot this socket holds
 
     async def connect(self) -> None:
         origin = _origin(self.scope)
@@ -74,7 +80,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.auth_timer: asyncio.Task | None = None
         await self.accept()
         if self.scope.get("principal") is not None:
-            self._authenticated(self.scope["principal"])
+            await self._authenticated(self.scope["principal"])
         elif self.scope.get("auth_error"):
             await self._close_unauthenticated(self.scope["auth_error"])
         else:
@@ -89,9 +95,22 @@ class ChatConsumer(AsyncWebsocketConsumer):
         ]:
             if task is not None:
                 task.cancel()
+        if self.slot_user is not None:
+            socket_slots.release(self.slot_user)
+            self.slot_user = None
 
     # --- authentication ---------------------------------------------------------------------
-    def _authenticated(self, principal: Principal) -> None:
+    async def _authenticated(self, principal: Principal) -> None:
+        limit = settings.CHAT_MAX_SOCKETS_PER_USER
+        if not socket_slots.acquire(principal.user_id, limit):
+            logger.info("ws_per_user_cap_reached", limit=limit)
+            if self.auth_timer is not None:
+                self.auth_timer.cancel()
+            message = f"At most {limit} open sockets per user; close one first."
+            await self._send({"type": "error", "code": "rate_limited", "message": message})
+            await self.close(code=CLOSE_TOO_MANY_SOCKETS)
+            return
+        self.slot_user = principal.user_id
         self.principal = principal
         if self.auth_timer is not None:
             self.auth_timer.cancel()
@@ -165,9 +184,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._close_unauthenticated("The auth frame needs a 'token'.")
             return
         try:
-            self._authenticated(await access_token_verify_async(token))
+            principal = await access_token_verify_async(token)
         except (NotAuthenticated, ServiceUnavailable) as exc:
             await self._close_unauthenticated(exc.message)
+            return
+        await self._authenticated(principal)
 
     async def _on_message(self, frame: dict) -> None:
         content = frame.get("content")

@@ -32,7 +32,7 @@ def default_interceptors() -> list[grpc.ServerInterceptor]:
         LoggingInterceptor(),
         ErrorMappingInterceptor(),
         AccessTokenInterceptor(settings.GRPC_PUBLIC_METHODS),
-        StreamGuardInterceptor(),  # streams: the session re-checked while open
+        StreamGuardInterceptor(),  # streams: a cap per user, and the session re-checked while open
     ]
 
 

@@ -1,5 +1,8 @@
 """What every server stream of a signed-in caller gets, once for all streams of a site.
 
+* A cap per user: at most ``GRPC_MAX_STREAMS_PER_USER`` open streams per user in this process
+  (0: no cap); past it the call is refused at once with RESOURCE_EXHAUSTED, before the
+  servicer takes one of the server's ``GRPC_MAX_STREAMS`` slots.
 * A session that ends ends the stream: the bearer token is verified once, when the call starts
   (``AccessTokenInterceptor``), but a stream may stay open for hours. While it runs its
   session is re-checked (expiry, then the site's session-state check, on the chat site the
@@ -21,13 +24,17 @@ from collections.abc import Iterator
 from typing import Any
 
 import grpc
+from django.conf import settings
 
 from shared_apps.authn.grpc_auth import context_principal_optional
 from shared_apps.authn.verify import Principal, session_state_check
-from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
+from shared_apps.core.errors import ApplicationError, NotAuthenticated, RateLimited, ServiceUnavailable
 from shared_apps.core.grpc_server.handlers import Behaviour, wrap_handler
+from shared_apps.core.slots import PerUserSlots
 
 SESSION_CHECK_SECONDS = 0.1  # at most this often per stream; a check is a clock read and a set lookup
+
+stream_slots = PerUserSlots()
 
 
 class SessionGuard:
@@ -60,6 +67,9 @@ class SessionGuard:
 
 
 def _guarded(behaviour: Behaviour, request: Any, context: grpc.ServicerContext, principal: Principal) -> Iterator:
+    limit = getattr(settings, "GRPC_MAX_STREAMS_PER_USER", 0)
+    if not stream_slots.acquire(principal.user_id, limit):
+        raise RateLimited(f"At most {limit} open streams per user; close one first.", retry_after=1)
     guard = SessionGuard(principal)
     client_active = context.is_active
     context.is_active = lambda: client_active() and guard.ended() is None  # type: ignore[method-assign]
@@ -76,10 +86,11 @@ def _guarded(behaviour: Behaviour, request: Any, context: grpc.ServicerContext, 
         close = getattr(responses, "close", None)
         if close is not None:
             close()  # its own clean-up (a stream slot, the reply reader) now, not at collection
+        stream_slots.release(principal.user_id)
 
 
 class StreamGuardInterceptor(grpc.ServerInterceptor):
-    """The session re-check of every server stream (see the module).
+    """The per-user cap and the session re-check of every server stream (see the module).
     Innermost: it needs the principal ``AccessTokenInterceptor`` attached; its errors are
     mapped by ``ErrorMappingInterceptor``. Unary calls and anonymous streams pass untouched."""
 
