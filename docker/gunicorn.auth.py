@@ -12,7 +12,8 @@ before its worker is restarted; GUNICORN_GRACEFUL_TIMEOUT [25] seconds in-flight
 get after SIGTERM (keep it below the pod's terminationGracePeriodSeconds);
 GUNICORN_KEEPALIVE [75] (longer than the ingress's upstream keep-alive, so the proxy, not
 gunicorn, closes idle connections and no request lands on a closing socket);
-GUNICORN_MAX_REQUESTS [2000] per worker before it is recycled; GUNICORN_ACCESS_LOG [false].
+GUNICORN_MAX_REQUESTS [2000] per worker before it is recycled; GUNICORN_ACCESS_LOG [false];
+TRUSTED_PROXIES [empty] the proxies whose forwarding headers are believed.
 """
 
 import os
@@ -28,6 +29,7 @@ from gunicorn_common import (  # noqa: E402
     env_int,
     heartbeat_dir,
     on_starting,
+    trusted_proxies,
 )
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "auth_site.settings.production")
@@ -43,8 +45,9 @@ keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
 max_requests = env_int("GUNICORN_MAX_REQUESTS", 2000, minimum=0)
 max_requests_jitter = max_requests // 10
 worker_tmp_dir = heartbeat_dir()
-# TLS ends at the ingress; Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER).
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# TLS ends at the ingress; Django reads X-Forwarded-Proto itself (SECURE_PROXY_SSL_HEADER), and
+# X-Forwarded-For only from TRUSTED_PROXIES (shared_apps/core/client_ip.py). Gunicorn trusts the same.
+forwarded_allow_ips = trusted_proxies()
 control_socket_disable = True  # nothing drives it, and the root filesystem is read-only
 accesslog = access_log_target()
 access_log_format = ACCESS_LOG_FORMAT

@@ -23,7 +23,7 @@ GUNICORN_TIMEOUT [60]; GUNICORN_GRACEFUL_TIMEOUT [45]; UVICORN_GRACEFUL_SHUTDOWN
 GUNICORN_KEEPALIVE [75]; WS_PING_INTERVAL [20] and WS_PING_TIMEOUT [20] seconds (keeps
 idle websockets alive through proxies, and finds dead peers); WS_MAX_SIZE [1048576] bytes (above the app's own
 CHAT_WS_MAX_FRAME_BYTES, so the app answers an oversized frame with its own error);
-GUNICORN_ACCESS_LOG [false].
+GUNICORN_ACCESS_LOG [false]; TRUSTED_PROXIES [empty] the proxies whose forwarding headers are believed.
 """
 
 import os
@@ -39,6 +39,7 @@ from gunicorn_common import (  # noqa: E402
     env_int,
     heartbeat_dir,
     on_starting,
+    trusted_proxies,
 )
 from uvicorn_worker import UvicornWorker  # noqa: E402
 
@@ -74,7 +75,9 @@ graceful_timeout = env_int("GUNICORN_GRACEFUL_TIMEOUT", 45, minimum=0)
 keepalive = env_int("GUNICORN_KEEPALIVE", 75, minimum=0)
 max_requests = 0  # recycling a worker would cut its websockets; memory is watched by the pod limit
 worker_tmp_dir = heartbeat_dir()
-forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "*")
+# uvicorn (proxy_headers) takes the client address and scheme from X-Forwarded-* only when the
+# peer is one of TRUSTED_PROXIES, the list the Django settings trust.
+forwarded_allow_ips = trusted_proxies()
 control_socket_disable = True
 accesslog = access_log_target()
 access_log_format = ACCESS_LOG_FORMAT

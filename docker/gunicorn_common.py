@@ -13,6 +13,7 @@ django-prometheus's view reads that directory whenever the variable is set.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import sys
@@ -41,6 +42,20 @@ def env_flag(name: str, default: bool) -> bool:
     if raw in {"0", "false", "no", "off"}:
         return False
     sys.exit(f"configuration error: {name} must be true or false, got {raw!r}")
+
+
+def trusted_proxies() -> str:
+    """``TRUSTED_PROXIES`` (IPs or CIDR networks, comma-separated; empty by default), the same
+    list the Django settings read: gunicorn and uvicorn take forwarding headers
+    (X-Forwarded-Proto, and for uvicorn X-Forwarded-For) only from these peers."""
+    raw = os.environ.get("TRUSTED_PROXIES", "").strip()
+    entries = [item.strip() for item in raw.split(",") if item.strip()]
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError as exc:
+            sys.exit(f"configuration error: TRUSTED_PROXIES must list IP addresses or CIDR networks: {exc}")
+    return ",".join(entries)
 
 
 def bind_from_env(default_port: int) -> list[str]:

@@ -9,6 +9,10 @@ LOGGING = logging_config("console")
 PASSWORD_HASHERS = ["shared_apps.core.testing.FastArgon2PasswordHasher"]
 PASSWORD_HASH_CONCURRENCY = 8
 PASSWORD_HASH_MAX_WAITING = 64  # parallel-refresh and throttle tests sign in many at once
+# The chat suites sign many users up at once from loopback through this site's gRPC server;
+# the admission tests set the production defaults (1) themselves.
+PASSWORD_HASH_MAX_PER_ADDRESS = 64
+PASSWORD_HASH_MAX_PER_ACCOUNT = 64
 # gRPC worker threads of the in-process test servers close their connection after each call
 # (django-grpc-framework's request signals), so the test database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

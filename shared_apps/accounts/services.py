@@ -19,7 +19,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from shared_apps.accounts.models import Session, User, UserManager
-from shared_apps.accounts.passwords import password_check, password_hash, password_hash_dummy
+from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_dummy
 from shared_apps.accounts.throttle import (
     signin_failure_record,
     signin_success_record,
@@ -147,12 +147,13 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
     if User.objects.filter(email=email).exists():
         raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]})
     # Hash before the transaction: Argon2 takes a while, and no lock should be held meanwhile.
-    candidate.password = password_hash(password)
+    client = client or ClientInfo()
+    candidate.password = password_hash(password, callers=hash_callers(email=email, client_ip=client.ip_address))
     try:
         with transaction.atomic():
             candidate.save()
             user = candidate
-            tokens = session_open(user=user, client=client or ClientInfo())
+            tokens = session_open(user=user, client=client)
     except IntegrityError as exc:  # a concurrent sign-up with the same address won the race
         raise AlreadyExists(
             "A user with this email already exists.", details={"email": ["Already registered."]}
@@ -165,8 +166,10 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
     """Check credentials and open a session.
 
     The answer and its cost are the same whether or not the address exists: an unknown
-    address still pays for one password hash. Failures count toward the per-account and
-    per-address throttles, which are checked before any hashing.
+    address still pays for one password hash. Failures count toward the throttles (per
+    account-and-address pair, per address, and the account's slowdown), which are checked
+    before any hashing; the hash itself is admitted per address and per account before the
+    global hashing queue (``passwords``).
     """
     client = client or ClientInfo()
     email = UserManager.normalize_email_address(email)
@@ -177,16 +180,17 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
     # An address that cannot be stored cannot exist: skip the query (it would fail on PostgreSQL).
     storable = _storable(email) and len(email) <= MAX_EMAIL_LENGTH
     user = User.objects.filter(email=email).first() if storable else None
+    callers = hash_callers(email=email, client_ip=client.ip_address)
     if user is None:
-        password_hash_dummy(password)
+        password_hash_dummy(password, callers=callers)
         ok = False
     else:
-        ok = password_check(user, password) and user.is_active
+        ok = password_check(user, password, callers=callers) and user.is_active
     if not ok:
         signin_failure_record(email=email, client_ip=client.ip_address)
         logger.info("signin_failed", ip=client.ip_address)
         raise NotAuthenticated(BAD_CREDENTIALS)
-    signin_success_record(email=email)
+    signin_success_record(email=email, client_ip=client.ip_address)
     tokens = session_open(user=user, client=client)
     logger.info("user_signed_in", user_id=str(user.id), session_id=str(tokens.session_id))
     return AuthResult(user=user, tokens=tokens)

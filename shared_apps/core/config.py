@@ -8,6 +8,7 @@ so a misconfigured process never starts half-working.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Callable
@@ -75,6 +76,18 @@ def env_float(name: str, default: Any = environ.Env.NOTSET, *, minimum: float | 
 
 def env_list(name: str, default: Any = environ.Env.NOTSET) -> list[str]:
     return [item.strip() for item in _wrap(name, lambda: env.list(name, default=default)) if item.strip()]
+
+
+def env_networks(name: str, default: Any = environ.Env.NOTSET) -> list[str]:
+    """A comma-separated list of IP addresses or CIDR networks (host bits zero, as gunicorn's
+    ``forwarded_allow_ips`` requires, so both read the same list the same way)."""
+    entries = env_list(name, default)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must list IP addresses or CIDR networks: {exc}") from None
+    return entries
 
 
 def env_origins(name: str, default: Any = environ.Env.NOTSET) -> list[str]:

@@ -13,6 +13,7 @@ from shared_apps.core.config import (
     env_choice,
     env_int,
     env_list,
+    env_networks,
     env_redis_url,
     env_str,
 )
@@ -24,6 +25,13 @@ DEV_AUTH_SERVICE_TOKEN = "dev-insecure-auth-service-token-change-me-0123456789"
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEV_SECRET_KEY)
 DEBUG = False
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
+
+# Proxies (IPs or CIDR networks) whose X-Forwarded-For is believed; from anyone else the socket
+# peer is the client (shared_apps/core/client_ip.py). The gunicorn configs give the same list to
+# gunicorn and uvicorn (forwarded_allow_ips). Empty: trust no forwarding header.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", [])
+# ipware's default (used by django-structlog's request logging) reads the socket peer only.
+IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
 
 VAR_DIR = BASE_DIR / "var"
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from ipware import get_client_ip
 from rest_framework import serializers
 from rest_framework.request import Request
 
 from shared_apps.accounts.services import ClientInfo
+from shared_apps.core.client_ip import request_client_ip
 
 
 class UserSerializer(serializers.Serializer):
@@ -31,5 +31,5 @@ class AuthResultSerializer(serializers.Serializer):
 
 
 def client_info(request: Request) -> ClientInfo:
-    ip, _routable = get_client_ip(request)
-    return ClientInfo(ip_address=ip, user_agent=request.META.get("HTTP_USER_AGENT", "")[:256])
+    # Forwarding headers count only from TRUSTED_PROXIES: the sign-in throttles key on this address.
+    return ClientInfo(ip_address=request_client_ip(request), user_agent=request.META.get("HTTP_USER_AGENT", "")[:256])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 import grpc
 import pytest
@@ -86,3 +87,53 @@ def test_grpc_lockout_is_resource_exhausted(auth_stub, settings):
     # then
     assert caught.value.code() is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert int(dict(caught.value.trailing_metadata())["retry-after"]) > 0
+
+
+# --- an attack on one account from many addresses ------------------------------------------------
+
+
+def _from(api, email: str, password: str, address: str):
+    return api.post(URL, {"email": email, "password": password}, format="json", REMOTE_ADDR=address)
+
+
+def test_failures_lock_out_the_failing_address_of_that_account_only(api, user, settings):
+    # given: one address fails on the account as often as allowed (the account is not yet slowed)
+    settings.SIGNIN_ACCOUNT_SLOW_AFTER = 100
+    for _ in range(settings.SIGNIN_MAX_FAILURES_PER_ACCOUNT):
+        assert _from(api, user.email, "wrong-password-1", "198.51.100.1").status_code == 401
+    # when: that address, then another one, sends the right password
+    locked = _from(api, user.email, PASSWORD, "198.51.100.1")
+    other = _from(api, user.email, PASSWORD, "198.51.100.2")
+    # then: the pair is locked for the window; the account is not
+    assert locked.status_code == 429
+    assert int(locked["Retry-After"]) > 60
+    assert other.status_code == 200
+
+
+def test_an_attack_from_many_addresses_slows_the_account_but_lets_its_owner_in(api, user, settings):
+    # given: the owner signed in before from their usual address
+    settings.SIGNIN_ACCOUNT_SLOW_AFTER = 10
+    settings.SIGNIN_ACCOUNT_SLOW_SECONDS = 1
+    assert _from(api, user.email, PASSWORD, "198.51.100.10").status_code == 200
+    # when: 15 addresses guess twice each, as fast as they can
+    answers = [
+        _from(api, user.email, f"guess-{n}-{k}", f"203.0.113.{n}").status_code for n in range(15) for k in range(2)
+    ]
+    # then: past 10 failures the guesses are slowed (refused before any hashing), never all checked
+    assert answers[:10] == [401] * 10
+    assert answers.count(429) >= 10
+    assert set(answers) == {401, 429}
+
+    # and: the owner, from their usual address, gets in at once
+    assert _from(api, user.email, PASSWORD, "198.51.100.10").status_code == 200
+    # and: from a new address, within seconds (never the 15-minute window)
+    started = time.monotonic()
+    for _ in range(5):
+        response = _from(api, user.email, PASSWORD, "198.51.100.77")
+        if response.status_code == 200:
+            break
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) <= settings.SIGNIN_ACCOUNT_SLOW_SECONDS
+        time.sleep(int(response["Retry-After"]))
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5
