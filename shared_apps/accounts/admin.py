@@ -3,18 +3,28 @@ service layer so they end sessions exactly as the APIs do."""
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 
 from shared_apps.accounts import services
-from shared_apps.accounts.models import Session, User
+from shared_apps.accounts.email_address import mixed_script_part
+from shared_apps.accounts.models import Session, User, UserManager
 
 
 class UserCreationForm(AdminUserCreationForm):
     class Meta:
         model = User
         fields = ("email", "name")
+
+    def clean_email(self) -> str:
+        # The same rule as sign-up: NFKC, lower case, no look-alike letters from another script.
+        email = UserManager.normalize_email_address(self.cleaned_data["email"])
+        part = mixed_script_part(email)
+        if part is not None:
+            raise forms.ValidationError(f"The {part} mixes scripts (e.g. Latin with Cyrillic or Greek look-alikes).")
+        return email
 
 
 class UserEditForm(UserChangeForm):

@@ -8,14 +8,16 @@ from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, Permis
 from django.db import models
 from django.db.models.functions import Lower
 
+from shared_apps.accounts.email_address import email_normalize
+
 
 class UserManager(BaseUserManager["User"]):
     use_in_migrations = True
 
     @staticmethod
     def normalize_email_address(email: str) -> str:
-        # Addresses are compared case-insensitively everywhere; store them lower-cased.
-        return (email or "").strip().lower()
+        # Addresses are compared in one form everywhere: NFKC, lower-cased (see email_address).
+        return email_normalize(email)
 
     def get_by_natural_key(self, username: str) -> User:
         return self.get(email=self.normalize_email_address(username))
@@ -36,7 +38,7 @@ class UserManager(BaseUserManager["User"]):
 
 class User(AbstractBaseUser, PermissionsMixin):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    email = models.EmailField(max_length=254, unique=True)  # stored lower-cased; also unique on Lower(email)
+    email = models.EmailField(max_length=254, unique=True)  # stored NFKC lower-cased; also unique on Lower(email)
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the admin and list users.")

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
+from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.models import Session, User, UserManager
 from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_dummy
 from shared_apps.accounts.throttle import (
@@ -109,6 +110,7 @@ def session_open(*, user: User, client: ClientInfo) -> IssuedTokens:
 
 
 def _email_clean(email: str) -> str:
+    """The address of a new account: normalised (NFKC, lower case), valid, one script per part."""
     email = UserManager.normalize_email_address(email)
     try:
         if len(email) > MAX_EMAIL_LENGTH:
@@ -118,6 +120,10 @@ def _email_clean(email: str) -> str:
         raise ValidationFailed(
             "email: Enter a valid email address.", details={"email": ["Enter a valid email address."]}
         ) from exc
+    part = mixed_script_part(email)
+    if part is not None:
+        message = f"The {part} mixes scripts (e.g. Latin with Cyrillic or Greek look-alike letters)."
+        raise ValidationFailed(f"email: {message}", details={"email": [message]})
     return email
 
 
