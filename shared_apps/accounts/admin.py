@@ -6,7 +6,8 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
+from django.db import transaction
 
 from shared_apps.accounts import services
 from shared_apps.accounts.email_address import mixed_script_part
@@ -25,6 +26,19 @@ class UserCreationForm(AdminUserCreationForm):
         if part is not None:
             raise forms.ValidationError(f"The {part} mixes scripts (e.g. Latin with Cyrillic or Greek look-alikes).")
         return email
+
+
+class PasswordChangeForm(AdminPasswordChangeForm):
+    """The admin's "change password" form: setting a password (or disabling it) ends every
+    session of the user, in the same transaction."""
+
+    def save(self, commit: bool = True) -> User:
+        if not commit:
+            return super().save(commit=False)
+        with transaction.atomic():
+            user = super().save(commit=True)
+            services.user_password_changed(user=user)
+        return user
 
 
 class UserEditForm(UserChangeForm):
@@ -49,6 +63,7 @@ class SessionInline(admin.TabularInline):
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
+    change_password_form = PasswordChangeForm
     ordering = ("-created_at",)
     list_display = ("email", "name", "is_active", "is_staff", "created_at")
     list_filter = ("is_active", "is_staff", "is_superuser", "created_at")

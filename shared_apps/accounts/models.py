@@ -74,6 +74,7 @@ class Session(models.Model):
         REFRESH_REUSE = "refresh_reuse", "Refresh token reused"
         USER_DEACTIVATED = "user_deactivated", "User deactivated"
         ADMIN = "admin", "Revoked by staff"
+        PASSWORD_CHANGED = "password_changed", "Password changed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")

@@ -305,6 +305,13 @@ def user_sessions_end(*, user: User, reason: str) -> int:
     return count
 
 
+def user_password_changed(*, user: User) -> int:
+    """A new password (or none) was set for ``user`` by someone else (staff in the admin):
+    every session of the user ends, so tokens issued under the old password stop working on
+    both services (the chat service within its revocation feed's delay)."""
+    return user_sessions_end(user=user, reason=Session.EndReason.PASSWORD_CHANGED)
+
+
 def user_deactivate(*, user: User) -> None:
     """Deactivate a user and end all their sessions at once, in one transaction."""
     with transaction.atomic():
