@@ -204,3 +204,13 @@ class ChatStreamEvent(_message.Message):
 class Empty(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class CancelReplyRequest(_message.Message):
+    __slots__ = ("message_id",)
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    def __init__(self, message_id: _Optional[str] = ...) -> None: ...
+
+class CancelReplyResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...

@@ -69,6 +69,11 @@ class ChatServiceStub:
                 request_serializer=protos_dot_chat__pb2.ChatWithAIRequest.SerializeToString,
                 response_deserializer=protos_dot_chat__pb2.ChatStreamEvent.FromString,
                 _registered_method=True)
+        self.CancelReply = channel.unary_unary(
+                '/chat.ChatService/CancelReply',
+                request_serializer=protos_dot_chat__pb2.CancelReplyRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.CancelReplyResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -120,6 +125,14 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CancelReply(self, request, context):
+        """Added: stop a reply that is still streaming; it is stored `cancelled` with what arrived.
+        Another user's message is NOT_FOUND; a reply already over is left as it is.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -157,6 +170,11 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.StreamChatWithAI,
                     request_deserializer=protos_dot_chat__pb2.ChatWithAIRequest.FromString,
                     response_serializer=protos_dot_chat__pb2.ChatStreamEvent.SerializeToString,
+            ),
+            'CancelReply': grpc.unary_unary_rpc_method_handler(
+                    servicer.CancelReply,
+                    request_deserializer=protos_dot_chat__pb2.CancelReplyRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.CancelReplyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -348,6 +366,33 @@ class ChatService:
             '/chat.ChatService/StreamChatWithAI',
             protos_dot_chat__pb2.ChatWithAIRequest.SerializeToString,
             protos_dot_chat__pb2.ChatStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CancelReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chat.ChatService/CancelReply',
+            protos_dot_chat__pb2.CancelReplyRequest.SerializeToString,
+            protos_dot_chat__pb2.CancelReplyResponse.FromString,
             options,
             channel_credentials,
             insecure,

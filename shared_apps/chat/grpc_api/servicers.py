@@ -175,6 +175,13 @@ class ChatService(Service):
             else:
                 raise error_from_frame(frame)
 
+    def CancelReply(self, request, context):  # noqa: N802
+        # The websocket ``cancel`` frame's service function, run on the reply loop.
+        async_bridge.submit(
+            reply_producer.reply_cancel(user_id=context_principal(context).user_id, message_id=request.message_id)
+        ).result()
+        return chat_pb2.CancelReplyResponse()
+
     def StreamMessages(self, request, context):  # noqa: N802
         if request.follow:
             return self._follow_messages(request, context)
