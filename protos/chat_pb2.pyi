@@ -214,3 +214,21 @@ class CancelReplyRequest(_message.Message):
 class CancelReplyResponse(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
+
+class ListModelsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ChatModel(_message.Message):
+    __slots__ = ("id",)
+    ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    def __init__(self, id: _Optional[str] = ...) -> None: ...
+
+class ListModelsResponse(_message.Message):
+    __slots__ = ("models", "default")
+    MODELS_FIELD_NUMBER: _ClassVar[int]
+    DEFAULT_FIELD_NUMBER: _ClassVar[int]
+    models: _containers.RepeatedCompositeFieldContainer[ChatModel]
+    default: str
+    def __init__(self, models: _Optional[_Iterable[_Union[ChatModel, _Mapping]]] = ..., default: _Optional[str] = ...) -> None: ...

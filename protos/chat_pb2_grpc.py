@@ -74,6 +74,11 @@ class ChatServiceStub:
                 request_serializer=protos_dot_chat__pb2.CancelReplyRequest.SerializeToString,
                 response_deserializer=protos_dot_chat__pb2.CancelReplyResponse.FromString,
                 _registered_method=True)
+        self.ListModels = channel.unary_unary(
+                '/chat.ChatService/ListModels',
+                request_serializer=protos_dot_chat__pb2.ListModelsRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.ListModelsResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -133,6 +138,13 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListModels(self, request, context):
+        """Added: the models the caller may ask for, and the one used when none is asked for.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -175,6 +187,11 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.CancelReply,
                     request_deserializer=protos_dot_chat__pb2.CancelReplyRequest.FromString,
                     response_serializer=protos_dot_chat__pb2.CancelReplyResponse.SerializeToString,
+            ),
+            'ListModels': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListModels,
+                    request_deserializer=protos_dot_chat__pb2.ListModelsRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.ListModelsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -393,6 +410,33 @@ class ChatService:
             '/chat.ChatService/CancelReply',
             protos_dot_chat__pb2.CancelReplyRequest.SerializeToString,
             protos_dot_chat__pb2.CancelReplyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListModels(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chat.ChatService/ListModels',
+            protos_dot_chat__pb2.ListModelsRequest.SerializeToString,
+            protos_dot_chat__pb2.ListModelsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any, Literal, TypedDict
 
 from shared_apps.chat.models import Message
+from shared_apps.chat.selectors import ModelChoices
 from shared_apps.core.errors import ApplicationError, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
 
 
@@ -41,6 +42,15 @@ class DeltaFrame(TypedDict, total=False):
     from_seq: int  # present only when the frame joins several deltas (a reader behind)
 
 
+class ModelData(TypedDict):
+    id: str
+
+
+class ModelsData(TypedDict):
+    models: list[ModelData]
+    default: str
+
+
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -61,6 +71,10 @@ def message_data(message: Message) -> MessageData:
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
     }
+
+
+def models_data(choices: ModelChoices) -> ModelsData:
+    return {"models": [{"id": model_id} for model_id in choices.ids], "default": choices.default}
 
 
 def usage_data(message: Message) -> UsageData:

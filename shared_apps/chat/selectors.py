@@ -6,6 +6,8 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from shared_apps.chat.models import Conversation, Message
 from shared_apps.core.errors import NotFound, ValidationFailed
 
@@ -74,3 +76,15 @@ def message_get(*, user_id: uuid.UUID, message_id: str | uuid.UUID) -> Message:
     if message is None:
         raise NotFound("Message not found.")
     return message
+
+
+@dataclass(frozen=True)
+class ModelChoices:
+    ids: tuple[str, ...]  # what a caller may ask for, in the configured order
+    default: str  # used when a request names no model
+
+
+def model_choices() -> ModelChoices:
+    """The models a caller may name in a request (``CHAT_ALLOWED_MODELS``, which the settings
+    check includes ``CHAT_MODEL``) and the default one. The same for every caller today."""
+    return ModelChoices(ids=tuple(settings.CHAT_ALLOWED_MODELS), default=settings.CHAT_MODEL)

@@ -182,6 +182,12 @@ class ChatService(Service):
         ).result()
         return chat_pb2.CancelReplyResponse()
 
+    def ListModels(self, request, context):  # noqa: N802
+        choices = selectors.model_choices()
+        return chat_pb2.ListModelsResponse(
+            models=[chat_pb2.ChatModel(id=model_id) for model_id in choices.ids], default=choices.default
+        )
+
     def StreamMessages(self, request, context):  # noqa: N802
         if request.follow:
             return self._follow_messages(request, context)

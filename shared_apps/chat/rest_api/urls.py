@@ -10,4 +10,5 @@ urlpatterns = [
     path("chat/ai", views.ChatWithAIApi.as_view(), name="chat-with-ai"),
     path("chat/history/<str:conversation_id>", views.HistoryApi.as_view(), name="history"),
     path("chat/stream/<str:conversation_id>", views.StreamApi.as_view(), name="stream"),
+    path("chat/models", views.ModelListApi.as_view(), name="model-list"),
 ]

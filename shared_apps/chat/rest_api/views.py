@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 
 from shared_apps.chat import follow, reply_reader, selectors, services
 from shared_apps.chat.grpc_api.servicers import stored_stream_frames
-from shared_apps.chat.payloads import message_data
+from shared_apps.chat.payloads import message_data, models_data
 from shared_apps.chat.rest_api.serializers import ConversationSerializer, MessageSerializer
 from shared_apps.core.middleware import current_request_id
 
@@ -289,3 +289,21 @@ class StreamApi(APIView):
                 yield line
 
         return StreamingHttpResponse(body(), content_type="application/json")
+
+
+class ModelListApi(APIView):
+    """The models the caller may name in a request, and the default."""
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "ModelList",
+                {
+                    "models": inline_serializer("ModelItem", {"id": serializers.CharField()}, many=True),
+                    "default": serializers.CharField(),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        return Response(models_data(selectors.model_choices()))
