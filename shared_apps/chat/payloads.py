@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal, TypedDict
 
-from shared_apps.chat.models import Message
+from shared_apps.chat.models import Conversation, Message
 from shared_apps.chat.selectors import ModelChoices
 from shared_apps.core.errors import ApplicationError, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
 
@@ -42,6 +42,13 @@ class DeltaFrame(TypedDict, total=False):
     from_seq: int  # present only when the frame joins several deltas (a reader behind)
 
 
+class ConversationData(TypedDict):
+    id: str
+    title: str
+    created_at: str | None
+    updated_at: str | None
+
+
 class ModelData(TypedDict):
     id: str
 
@@ -70,6 +77,16 @@ def message_data(message: Message) -> MessageData:
         "model": message.model,
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+    }
+
+
+def conversation_data(conversation: Conversation) -> ConversationData:
+    """A conversation as REST lists it (``ConversationSerializer``'s fields and formats)."""
+    return {
+        "id": str(conversation.id),
+        "title": conversation.title,
+        "created_at": iso(conversation.created_at),
+        "updated_at": iso(conversation.updated_at),
     }
 
 

@@ -6,6 +6,7 @@ urlpatterns = [
     path("chat/conversations", views.ConversationListApi.as_view(), name="conversation-list"),
     path("chat/conversations/<str:conversation_id>", views.ConversationDetailApi.as_view(), name="conversation-detail"),
     path("chat/conversations/<str:conversation_id>/messages", views.MessageListApi.as_view(), name="message-list"),
+    path("chat/conversations/<str:conversation_id>/export", views.ExportApi.as_view(), name="conversation-export"),
     path("chat/message", views.SendMessageApi.as_view(), name="send-message"),
     path("chat/ai", views.ChatWithAIApi.as_view(), name="chat-with-ai"),
     path("chat/history/<str:conversation_id>", views.HistoryApi.as_view(), name="history"),

@@ -7,16 +7,24 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from django.http import StreamingHttpResponse
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.http import content_disposition_header
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from google.protobuf.json_format import MessageToDict
 from google.protobuf.message import Message as ProtoMessage
 from rest_framework import serializers
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.chat import follow, reply_reader, selectors, services
+from shared_apps.chat import exports, follow, reply_reader, selectors, services
 from shared_apps.chat.grpc_api.servicers import stored_stream_frames
 from shared_apps.chat.payloads import message_data, models_data
 from shared_apps.chat.rest_api.serializers import ConversationSerializer, MessageSerializer
@@ -307,3 +315,42 @@ class ModelListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         return Response(models_data(selectors.model_choices()))
+
+
+class FirstRendererNegotiation(DefaultContentNegotiation):
+    """Ignores DRF's ``?format=`` renderer override, for views whose own parameter is named
+    ``format``; their answers (and errors) are rendered by the first renderer, JSON."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+class ExportApi(APIView):
+    """The conversation and its messages as a file (``Content-Disposition: attachment``)."""
+
+    content_negotiation_class = FirstRendererNegotiation
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "format", str, enum=sorted(exports.FORMATS), default="json", description="json or markdown"
+            )
+        ],
+        responses={
+            200: OpenApiResponse(
+                description=(
+                    "An attachment. json: `{conversation: {id, title, created_at, updated_at}, messages: "
+                    "[{id, conversation_id, user_id, role, content, status, model, created_at, updated_at}]}`, "
+                    "messages oldest first; markdown: a `#` title heading, then each message under a `##` "
+                    "heading naming its role (and its status unless complete)."
+                )
+            )
+        },
+    )
+    def get(self, request: Request, conversation_id: str) -> HttpResponse:
+        export = exports.conversation_export(
+            user_id=request.user.user_id, conversation_id=conversation_id, fmt=request.query_params.get("format")
+        )
+        response = HttpResponse(export.body, content_type=export.content_type)
+        response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=export.filename)
+        return response
