@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
+from django.db.models.signals import pre_delete
+from django.dispatch import receiver
+from django.utils import timezone
 
 from shared_apps.accounts.email_address import email_normalize
 
@@ -98,3 +103,26 @@ class Session(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+
+class DeletedSession(models.Model):
+    """A session row that was deleted (its user deleted, or the row itself) while its access
+    tokens could still be unexpired. The revocation feed lists these with the ended sessions,
+    so a verifying service that only keeps a deny-list refuses their tokens too; rows older
+    than the access-token lifetime are pruned as new ones are written."""
+
+    id = models.UUIDField(primary_key=True, help_text="The deleted session's id.")
+    deleted_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"deleted session {self.id}"
+
+
+@receiver(pre_delete, sender=Session)
+def _session_deleted(sender, instance: Session, **kwargs) -> None:
+    # Runs for cascades too (deleting a user deletes its sessions one by one when a receiver exists).
+    now = timezone.now()
+    horizon = now - settings.JWT_ACCESS_TTL - timedelta(seconds=settings.JWT_LEEWAY_SECONDS)
+    if instance.revoked_at is None or instance.revoked_at > horizon:
+        DeletedSession.objects.update_or_create(id=instance.id, defaults={"deleted_at": now})
+    DeletedSession.objects.filter(deleted_at__lt=horizon).delete()

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from shared_apps.accounts.models import Session, User
+from shared_apps.accounts.models import DeletedSession, Session, User
 from shared_apps.authn.verify import Principal
 from shared_apps.core.errors import PermissionDenied, ValidationFailed
 
@@ -68,9 +68,10 @@ class RevokedSessions:
 
 
 def revoked_sessions_since(*, since: datetime | None) -> RevokedSessions:
-    """Sessions ended after ``since`` whose access tokens may still be unexpired."""
+    """Sessions ended (or deleted) after ``since`` whose access tokens may still be unexpired."""
     now = timezone.now()
     horizon = now - settings.JWT_ACCESS_TTL - timedelta(seconds=settings.JWT_LEEWAY_SECONDS)
     start = horizon if since is None else max(horizon, since - FEED_OVERLAP)
-    ids = Session.objects.filter(revoked_at__gt=start).values_list("id", flat=True)
-    return RevokedSessions(session_ids=[str(i) for i in ids], cursor=now)
+    ended = Session.objects.filter(revoked_at__gt=start).values_list("id", flat=True)
+    deleted = DeletedSession.objects.filter(deleted_at__gt=start).values_list("id", flat=True)
+    return RevokedSessions(session_ids=[str(i) for i in (*ended, *deleted)], cursor=now)

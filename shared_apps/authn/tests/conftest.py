@@ -7,7 +7,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 # These tests run with the auth site, whose users and sessions issue the tokens under test.
-from shared_apps.accounts.tests.conftest import signed_in, staff, user  # noqa: F401
+from shared_apps.accounts.tests.conftest import auth_grpc_target, signed_in, staff, user  # noqa: F401
 
 
 def private_pem(key) -> str:
