@@ -104,6 +104,11 @@ CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096, minimum=1)
 CHAT_RATE_MESSAGES_PER_MINUTE = env_int("CHAT_RATE_MESSAGES_PER_MINUTE", 30, minimum=1)
 CHAT_RATE_TOKENS_PER_DAY = env_int("CHAT_RATE_TOKENS_PER_DAY", 1_000_000, minimum=1)
+# What one user can make the model cost: a reply's whole length in time (past it the reply ends
+# as failed, upstream_timeout, with what arrived), and replies running at once per user in one
+# process (0: no cap).
+CHAT_REPLY_MAX_SECONDS = env_float("CHAT_REPLY_MAX_SECONDS", 300.0, minimum=1.0)
+CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER = env_int("CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER", 4, minimum=0)
 CHAT_LOCAL_DELAY_SECONDS = env_float("CHAT_LOCAL_DELAY_SECONDS", 0.03, minimum=0.0)
 
 # --- websocket -----------------------------------------------------------------------------------

@@ -2,12 +2,19 @@
 
 Counters live in the default cache (Redis when configured, so all chat processes share
 them). Windows are fixed (the current minute, the current UTC day).
+
+The token budget counts replies in flight too: a reply reserves its ``max_tokens`` plus its
+prompt's estimate when it is planned (``token_budget_reserve``) and settles to its real usage
+when it is stored (``token_reservation_settle``), so replies running in parallel cannot spend
+more than the day's budget between them (checked before and recorded after, N parallel
+replies all passed the check).
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
@@ -42,16 +49,66 @@ def message_rate_consume(*, user_id: uuid.UUID) -> None:
         )
 
 
+def _tokens_key(user_id: uuid.UUID | str, day: int) -> str:
+    return f"chat-rate:tok:{user_id}:{day}"
+
+
+def _budget_used_up(now: float) -> RateLimited:
+    return RateLimited(
+        f"The daily budget of {settings.CHAT_RATE_TOKENS_PER_DAY} model tokens is used up.",
+        retry_after=max(1, int(DAY - now % DAY)),
+    )
+
+
 def token_budget_check(*, user_id: uuid.UUID) -> None:
+    """Refuse once the day's tokens (used, and reserved by replies in flight) reach the budget."""
     now = time.time()
-    used = cache_guarded(lambda: cache.get(f"chat-rate:tok:{user_id}:{int(now // DAY)}", 0), 0)
+    used = cache_guarded(lambda: cache.get(_tokens_key(user_id, int(now // DAY)), 0), 0)
     if used >= settings.CHAT_RATE_TOKENS_PER_DAY:
-        retry_after = max(1, int(DAY - now % DAY))
-        raise RateLimited(
-            f"The daily budget of {settings.CHAT_RATE_TOKENS_PER_DAY} model tokens is used up.", retry_after=retry_after
-        )
+        raise _budget_used_up(now)
+
+
+@dataclass
+class TokenReservation:
+    """What a reply holds of its user's daily budget until it is stored."""
+
+    user_id: str
+    day: int  # the UTC day it was taken from (and is settled against)
+    tokens: int  # output_tokens + prompt_tokens
+    output_tokens: int  # the reply's max_tokens
+    prompt_tokens: int  # the prompt's estimate
+    settled: bool = False
+
+
+def token_budget_reserve(*, user_id: uuid.UUID | str, output_tokens: int, prompt_tokens: int) -> TokenReservation:
+    """Reserve a reply's ``output_tokens`` (its max_tokens) and its prompt's estimate from the
+    day's budget; near the end of the budget the reply gets what is left (its max_tokens lowered
+    to fit). Refused (RateLimited) when nothing is left. With the cache down, not limited."""
+    now = time.time()
+    day = int(now // DAY)
+    key = _tokens_key(user_id, day)
+    budget = settings.CHAT_RATE_TOKENS_PER_DAY
+    left = budget - cache_guarded(lambda: cache.get(key, 0), 0)
+    if left <= 0:
+        raise _budget_used_up(now)
+    output_tokens = max(1, min(output_tokens, left - prompt_tokens))
+    tokens = output_tokens + prompt_tokens
+    total = _incr(key, tokens, DAY + 3600)
+    if total - tokens >= budget:  # replies in parallel took what was left meanwhile
+        _incr(key, -tokens, DAY + 3600)
+        raise _budget_used_up(now)
+    return TokenReservation(str(user_id), day, tokens, output_tokens, prompt_tokens)
+
+
+def token_reservation_settle(reservation: TokenReservation, *, used_tokens: int) -> None:
+    """Replace a reply's reservation by what it really used (once: the final save may be retried)."""
+    if reservation.settled:
+        return
+    reservation.settled = True
+    if used_tokens != reservation.tokens:
+        _incr(_tokens_key(reservation.user_id, reservation.day), used_tokens - reservation.tokens, DAY + 3600)
 
 
 def token_usage_record(*, user_id: uuid.UUID | str, tokens: int) -> None:
     if tokens > 0:
-        _incr(f"chat-rate:tok:{user_id}:{int(time.time() // DAY)}", tokens, DAY + 3600)
+        _incr(_tokens_key(user_id, int(time.time() // DAY)), tokens, DAY + 3600)

@@ -7,8 +7,11 @@ already and makes no second model call). The task does not belong to the
 request or socket that asked, so a dropped socket does not stop the model. Only
 ``reply_cancel`` (or a server shutting down past its grace period) stops it, and then what
 arrived is stored with status ``cancelled``. An upstream failure stores what arrived with
-status ``failed``. Content is stored as it grows, every ``PERSIST_INTERVAL_SECONDS`` (not per
-token), and once at the end. Readers follow the reply log (``reply_reader``).
+status ``failed``, and so does a reply still running ``CHAT_REPLY_MAX_SECONDS`` after it began
+(``upstream_timeout``). Content is stored as it grows, every ``PERSIST_INTERVAL_SECONDS`` (not
+per token), and once at the end. Readers follow the reply log (``reply_reader``). A user has
+at most ``CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER`` replies running in this process;
+``reply_begin`` refuses more (RateLimited).
 """
 
 from __future__ import annotations
@@ -17,24 +20,35 @@ import asyncio
 import contextlib
 import time
 import uuid
+from collections.abc import Callable
 
 import structlog
 from django.conf import settings
 
-from shared_apps.chat import async_bridge, metrics, reply_log, selectors, services
+from shared_apps.chat import async_bridge, limits, metrics, reply_log, selectors, services
 from shared_apps.chat.async_bridge import db
 from shared_apps.chat.models import Message
 from shared_apps.chat.payloads import done_frame, error_frame
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import Delta, Finish, Usage
 from shared_apps.chat.services import ReplyPlan
-from shared_apps.core.errors import ApplicationError, NotFound, ServiceUnavailable, UpstreamError
+from shared_apps.core.errors import (
+    ApplicationError,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from shared_apps.core.slots import PerUserSlots
 
 logger = structlog.get_logger(__name__)
 
 PERSIST_INTERVAL_SECONDS = 1.0
 CANCEL_POLL_SECONDS = 0.5
 _tasks: set[asyncio.Task] = set()
+# Replies running in this process, per user (reply loops of several threads may share it).
+replies_in_flight = PerUserSlots()
 
 
 async def _cancel_watch(entry: reply_log.ReplyEntry) -> None:
@@ -66,11 +80,15 @@ def _saved(stored: asyncio.Future[bool] | None) -> bool:
 
 
 async def reply_produce(
-    plan: ReplyPlan, entry: reply_log.ReplyEntry, stored: asyncio.Future[bool] | None = None
+    plan: ReplyPlan,
+    entry: reply_log.ReplyEntry,
+    stored: asyncio.Future[bool] | None = None,
+    model_done: Callable[[], None] | None = None,
 ) -> None:
     """Relay the model's stream into the reply log and store it. ``stored`` resolves once the
     plan's messages are saved (True) or will never be (False: the reply is dropped unseen);
-    no progress is written before it resolves True."""
+    no progress is written before it resolves True. ``model_done`` is called once the model
+    call is over (before the final save and the final frame)."""
     message_id = plan.assistant_message.id
     mirror = reply_log.RedisMirror(str(message_id)) if settings.REDIS_URL else None
     watcher = asyncio.create_task(_cancel_watch(entry)) if mirror else None
@@ -85,7 +103,10 @@ async def reply_produce(
     provider_name = settings.CHAT_PROVIDER
     try:
         provider = provider_get()
-        async with contextlib.aclosing(provider.stream(plan.request)) as events:
+        async with (
+            asyncio.timeout(settings.CHAT_REPLY_MAX_SECONDS),  # the whole reply, however busy the model
+            contextlib.aclosing(provider.stream(plan.request)) as events,
+        ):
             async for event in events:
                 if isinstance(event, Delta):
                     if _stopped_elsewhere(progress):
@@ -111,6 +132,9 @@ async def reply_produce(
                 elif isinstance(event, Finish):
                     finish_reason = event.reason
         status = Message.Status.COMPLETE
+    except TimeoutError:  # the overall deadline (the provider's own timeouts are UpstreamTimeout)
+        error = UpstreamTimeout(f"The reply took longer than {settings.CHAT_REPLY_MAX_SECONDS:g} s and was stopped.")
+        logger.warning("reply_deadline_exceeded", message_id=str(message_id), deltas=len(parts))
     except asyncio.CancelledError:
         status = Message.Status.CANCELLED
         logger.info("reply_cancelled", message_id=str(message_id), deltas=len(parts))
@@ -123,6 +147,8 @@ async def reply_produce(
     finally:
         if watcher is not None:
             watcher.cancel()
+        if model_done is not None:
+            model_done()  # its client may ask for the next reply as soon as it sees this one end
     if progress is not None:
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await progress
@@ -131,6 +157,11 @@ async def reply_produce(
         # a race): nobody was told of this reply, so it leaves no trace.
         reply_log.memory_log.discard(entry)
         logger.info("reply_dropped_unstored", message_id=str(message_id))
+        reservation = getattr(plan.assistant_message, "token_reservation", None)
+        if reservation is not None:
+            used = services.reply_tokens_used(reservation, "".join(parts), usage)
+            with contextlib.suppress(Exception):
+                await db(limits.token_reservation_settle)(reservation, used_tokens=used)
         return
     if mirror is not None:
         # Every delta is in Redis before the database says the reply is over.
@@ -210,11 +241,29 @@ async def reply_begin(**params) -> ReplyPlan:
     store fails or loses a ``client_message_id`` race, the model call started for it is
     cancelled and leaves nothing behind; the caller gets the error or the winning plan.
     """
-    plan = await db(services.reply_plan)(**params)
+    user_id = params["user_id"]
+    limit = settings.CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER
+    if not replies_in_flight.acquire(user_id, limit):
+        raise RateLimited(f"At most {limit} replies at once per user; wait for one to finish.", retry_after=1)
+    try:
+        plan = await db(services.reply_plan)(**params)
+    except BaseException:
+        replies_in_flight.release(user_id)
+        raise
     if plan.existing:
+        replies_in_flight.release(user_id)
         return plan
+    released = False
+
+    def release_slot(*_task: asyncio.Task) -> None:
+        nonlocal released
+        if not released:
+            released = True
+            replies_in_flight.release(user_id)
+
     stored: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-    entry = _reply_launch(plan, stored)
+    entry = _reply_launch(plan, stored, model_done=release_slot)
+    entry.task.add_done_callback(release_slot)  # also if it is cancelled before it ever ran
     store = asyncio.ensure_future(db(services.reply_store)(plan))
 
     def settle(done: asyncio.Future[ReplyPlan]) -> None:
@@ -228,11 +277,13 @@ async def reply_begin(**params) -> ReplyPlan:
     return await asyncio.shield(store)
 
 
-def _reply_launch(plan: ReplyPlan, stored: asyncio.Future[bool] | None = None) -> reply_log.ReplyEntry:
+def _reply_launch(
+    plan: ReplyPlan, stored: asyncio.Future[bool] | None = None, model_done: Callable[[], None] | None = None
+) -> reply_log.ReplyEntry:
     entry = reply_log.memory_log.open(
         str(plan.assistant_message.id), str(plan.conversation.id), user_id=str(plan.user_message.user_id)
     )
-    task = asyncio.get_running_loop().create_task(reply_produce(plan, entry, stored))
+    task = asyncio.get_running_loop().create_task(reply_produce(plan, entry, stored, model_done))
     entry.task = task
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from shared_apps.chat import events, limits
 from shared_apps.chat.models import Conversation, Message
-from shared_apps.chat.prompts import prompt_build
+from shared_apps.chat.prompts import estimate_tokens, prompt_build
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import CompletionRequest, Usage
 from shared_apps.chat.selectors import conversation_get, parse_uuid
@@ -216,6 +216,13 @@ def reply_plan(
     else:
         prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve)
         conversation_is_new = False
+    # The model is always told where to stop (CHAT_MAX_OUTPUT_TOKENS unless the client asked for
+    # less), and that much is reserved from the day's budget until the reply is stored.
+    reservation = limits.token_budget_reserve(
+        user_id=user_id,
+        output_tokens=max_tokens or settings.CHAT_MAX_OUTPUT_TOKENS,
+        prompt_tokens=sum(estimate_tokens(m.content) for m in prompt),
+    )
     now = timezone.now()
     user_message = Message(
         conversation=conversation,
@@ -235,11 +242,12 @@ def reply_plan(
         reply_to=user_message,
         created_at=now + timedelta(microseconds=1),
     )
+    assistant.token_reservation = reservation  # settled by reply_finish_save
     request = CompletionRequest(
         model=model,
         messages=prompt,
         temperature=temperature,
-        max_tokens=max_tokens,
+        max_tokens=reservation.output_tokens,
         request_id=request_id,
         user_id=str(user_id),
     )
@@ -324,8 +332,11 @@ def reply_finish_save(
             completion_tokens=usage.completion_tokens,
             total_tokens=usage.total_tokens,
         )
-    if usage is not None:
-        # The model's tokens were spent whatever happened to the conversation meanwhile.
+    # The model's tokens were spent whatever happened to the conversation meanwhile.
+    reservation: limits.TokenReservation | None = getattr(message, "token_reservation", None)
+    if reservation is not None:
+        limits.token_reservation_settle(reservation, used_tokens=reply_tokens_used(reservation, content, usage))
+    elif usage is not None:
         limits.token_usage_record(user_id=message.user_id, tokens=usage.total_tokens)
     if not Message.objects.filter(id=message.id, status=Message.Status.STREAMING).update(**fields):
         current = Message.objects.filter(id=message.id).values_list("status", flat=True).first()
@@ -337,6 +348,14 @@ def reply_finish_save(
         setattr(message, name, value)
     events.reply_finished_after_commit(message)
     return message
+
+
+def reply_tokens_used(reservation: limits.TokenReservation, content: str, usage: Usage | None) -> int:
+    """What a reply cost: the upstream's count, else (cut off before it reported one) an
+    estimate of the prompt it was sent and of the text that arrived."""
+    if usage is not None:
+        return usage.total_tokens
+    return reservation.prompt_tokens + (len(content) + 3) // 4 if content else 0
 
 
 def reply_orphan_cancel(*, message_id: uuid.UUID) -> Message | None:
