@@ -66,6 +66,19 @@ def summary(streams: list[dict], expected_deltas: int) -> dict:
     }
 
 
+class BenchLimited(RuntimeError):
+    """The service refused the bench's own users by a per-user limit: the bench is misconfigured
+    (its few users stand for many), so the run must not be recorded."""
+
+
+def check_not_limited(kinds: dict[str, int], where: str) -> None:
+    limited = {k: v for k, v in kinds.items() if k.startswith(("rate_limited", "RESOURCE_EXHAUSTED"))}
+    if limited:
+        raise BenchLimited(
+            f"{where}: a per-user limit refused the bench's users ({limited}); lift it in harness.UNCAPPED"
+        )
+
+
 def _kinds(streams: list[dict]) -> dict[str, int]:
     """How the failed streams failed: exception or error frame, counted."""
     kinds: dict[str, int] = {}

@@ -13,7 +13,7 @@ import time
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench import harness
+from bench import clients, harness
 from bench.harness import median, pct
 from bench.report import Report
 from bench.targets import at_least, at_most, equal
@@ -149,10 +149,12 @@ async def _health_under_streams(target: str, metadata, streams: int) -> dict:
                         deltas += event.delta.seq - (getattr(event.delta, "from_seq", 0) or event.delta.seq) + 1
                 if deltas == 64:
                     complete += 1
-            except grpc.RpcError:
-                pass
+            except grpc.RpcError as exc:
+                if exc.code() == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                    refused.append(exc.details())
 
         latencies = []
+        refused: list[str] = []
         t0 = time.perf_counter()
         tasks = [asyncio.create_task(stream()) for _ in range(streams)]
         await asyncio.sleep(0.1)
@@ -163,4 +165,6 @@ async def _health_under_streams(target: str, metadata, streams: int) -> dict:
             latencies.append(time.perf_counter() - s)
             await asyncio.sleep(0.02)
         await asyncio.gather(*tasks)
+        if refused:
+            clients.check_not_limited({f"RESOURCE_EXHAUSTED: {refused[0]}": len(refused)}, "StreamChatWithAI")
         return {"latencies": latencies, "complete": complete, "wall": time.perf_counter() - t0}

@@ -294,7 +294,12 @@ def stack(tmp: Path) -> Iterator[Stack]:
 
 
 # The bench's few users stand for many: per-user limits would refuse its streams and sockets.
-UNCAPPED = {"CHAT_MAX_SOCKETS_PER_USER": "100000", "GRPC_MAX_STREAMS_PER_USER": "100000"}
+UNCAPPED = {
+    "CHAT_MAX_SOCKETS_PER_USER": "100000",
+    "GRPC_MAX_STREAMS_PER_USER": "100000",
+    "CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER": "100000",
+    "CHAT_RATE_TOKENS_PER_DAY": "1000000000000",
+}
 
 
 def auth_grpc(s: Stack, *, cpu: int | None = LOAD_CPU) -> Service:

@@ -146,6 +146,7 @@ async def _phase(run, n: int, concurrency: int, cpu: Callable[[], float] | None 
 def _round_figures(side_solo, side_four, base_solo, base_four) -> dict:
     s_solo = clients.summary(side_solo["streams"], DELTAS)
     s_four = clients.summary(side_four["streams"], DELTAS)
+    clients.check_not_limited({**s_solo["error_kinds"], **s_four["error_kinds"]}, "relay")
     b_solo = clients.summary(base_solo["streams"], DELTAS)
     b_four = clients.summary(base_four["streams"], DELTAS)
     s_all = s_solo["ttfts"] + s_four["ttfts"]
@@ -530,6 +531,7 @@ async def _concurrent(
         wall = time.perf_counter() - start
         cpu = harness.cpu_precise(chat_pid) - cpu0
         s = clients.summary(results, DELTAS)
+        clients.check_not_limited(s["error_kinds"], f"{n} streams")
         added_p99 = s["gap_p99"] - PACING.delta_interval
         rate = s["deltas"] / wall
         near = rate >= 0.9 * ceiling["deltas_per_s"] * min(1, n / ceiling["streams"])
