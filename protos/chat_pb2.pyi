@@ -232,3 +232,31 @@ class ListModelsResponse(_message.Message):
     models: _containers.RepeatedCompositeFieldContainer[ChatModel]
     default: str
     def __init__(self, models: _Optional[_Iterable[_Union[ChatModel, _Mapping]]] = ..., default: _Optional[str] = ...) -> None: ...
+
+class SearchConversationsRequest(_message.Message):
+    __slots__ = ("q", "limit", "offset")
+    Q_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    OFFSET_FIELD_NUMBER: _ClassVar[int]
+    q: str
+    limit: int
+    offset: int
+    def __init__(self, q: _Optional[str] = ..., limit: _Optional[int] = ..., offset: _Optional[int] = ...) -> None: ...
+
+class SearchResult(_message.Message):
+    __slots__ = ("conversation", "message_id", "snippet")
+    CONVERSATION_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    SNIPPET_FIELD_NUMBER: _ClassVar[int]
+    conversation: Conversation
+    message_id: str
+    snippet: str
+    def __init__(self, conversation: _Optional[_Union[Conversation, _Mapping]] = ..., message_id: _Optional[str] = ..., snippet: _Optional[str] = ...) -> None: ...
+
+class SearchConversationsResponse(_message.Message):
+    __slots__ = ("results", "total")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[SearchResult]
+    total: int
+    def __init__(self, results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...

@@ -79,6 +79,11 @@ class ChatServiceStub:
                 request_serializer=protos_dot_chat__pb2.ListModelsRequest.SerializeToString,
                 response_deserializer=protos_dot_chat__pb2.ListModelsResponse.FromString,
                 _registered_method=True)
+        self.SearchConversations = channel.unary_unary(
+                '/chat.ChatService/SearchConversations',
+                request_serializer=protos_dot_chat__pb2.SearchConversationsRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.SearchConversationsResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -145,6 +150,13 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SearchConversations(self, request, context):
+        """Added: the caller's titles and message contents matching `q`, best first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +204,11 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.ListModels,
                     request_deserializer=protos_dot_chat__pb2.ListModelsRequest.FromString,
                     response_serializer=protos_dot_chat__pb2.ListModelsResponse.SerializeToString,
+            ),
+            'SearchConversations': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchConversations,
+                    request_deserializer=protos_dot_chat__pb2.SearchConversationsRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.SearchConversationsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +454,33 @@ class ChatService:
             '/chat.ChatService/ListModels',
             protos_dot_chat__pb2.ListModelsRequest.SerializeToString,
             protos_dot_chat__pb2.ListModelsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchConversations(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chat.ChatService/SearchConversations',
+            protos_dot_chat__pb2.SearchConversationsRequest.SerializeToString,
+            protos_dot_chat__pb2.SearchConversationsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -7,8 +7,14 @@ from __future__ import annotations
 
 import uuid
 
+from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
+
+# The text search configuration of the full-text indexes and of the search queries
+# (shared_apps/chat/search.py): a query uses an index only with the same expression.
+SEARCH_CONFIG = "english"
 from django.utils import timezone
 
 
@@ -24,7 +30,11 @@ class Conversation(models.Model):
 
     class Meta:
         ordering = ["-last_activity_at", "-id"]
-        indexes = [models.Index(fields=["user_id", "-last_activity_at", "-id"], name="chat_conv_owner_activity_idx")]
+        indexes = [
+            models.Index(fields=["user_id", "-last_activity_at", "-id"], name="chat_conv_owner_activity_idx"),
+            # Full-text search of titles (PostgreSQL only; SQLite skips it).
+            GinIndex(SearchVector("title", config=SEARCH_CONFIG), name="chat_conv_title_fts_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.title or str(self.id)
@@ -72,6 +82,8 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "created_at", "id"], name="chat_msg_conv_created_idx"),
             models.Index(fields=["user_id", "created_at"], name="chat_msg_user_created_idx"),
+            # Full-text search of contents (PostgreSQL only; SQLite skips it).
+            GinIndex(SearchVector("content", config=SEARCH_CONFIG), name="chat_msg_content_fts_idx"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -9,10 +9,13 @@ them to protobuf messages. Nothing here knows a transport.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, TypedDict
+from typing import TYPE_CHECKING, Any, Literal, TypedDict
 
 from shared_apps.chat.models import Conversation, Message
 from shared_apps.chat.selectors import ModelChoices
+
+if TYPE_CHECKING:
+    from shared_apps.chat.search import SearchHit
 from shared_apps.core.errors import ApplicationError, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
 
 
@@ -47,6 +50,12 @@ class ConversationData(TypedDict):
     title: str
     created_at: str | None
     updated_at: str | None
+
+
+class SearchResultData(TypedDict):
+    conversation: ConversationData
+    message_id: str | None  # None: the title matched
+    snippet: str
 
 
 class ModelData(TypedDict):
@@ -88,6 +97,10 @@ def conversation_data(conversation: Conversation) -> ConversationData:
         "created_at": iso(conversation.created_at),
         "updated_at": iso(conversation.updated_at),
     }
+
+
+def search_result_data(hit: SearchHit) -> SearchResultData:
+    return {"conversation": conversation_data(hit.conversation), "message_id": hit.message_id, "snippet": hit.snippet}
 
 
 def models_data(choices: ModelChoices) -> ModelsData:

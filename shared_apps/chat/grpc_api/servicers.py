@@ -13,7 +13,7 @@ from django_grpc_framework.services import Service
 
 from protos import chat_pb2
 from shared_apps.authn.grpc_auth import context_principal
-from shared_apps.chat import async_bridge, follow, reply_producer, reply_reader, selectors, services
+from shared_apps.chat import async_bridge, follow, reply_producer, reply_reader, search, selectors, services
 from shared_apps.chat.models import Conversation
 from shared_apps.chat.payloads import MessageData, error_from_frame, message_data
 from shared_apps.chat.services import ReplyPlan
@@ -186,6 +186,22 @@ class ChatService(Service):
         choices = selectors.model_choices()
         return chat_pb2.ListModelsResponse(
             models=[chat_pb2.ChatModel(id=model_id) for model_id in choices.ids], default=choices.default
+        )
+
+    def SearchConversations(self, request, context):  # noqa: N802
+        page = search.conversation_search(
+            user_id=context_principal(context).user_id, q=request.q, limit=request.limit, offset=request.offset
+        )
+        return chat_pb2.SearchConversationsResponse(
+            results=[
+                chat_pb2.SearchResult(
+                    conversation=conversation_proto(hit.conversation),
+                    message_id=hit.message_id or "",
+                    snippet=hit.snippet,
+                )
+                for hit in page.items
+            ],
+            total=page.total,
         )
 
     def StreamMessages(self, request, context):  # noqa: N802

@@ -12,4 +12,5 @@ urlpatterns = [
     path("chat/history/<str:conversation_id>", views.HistoryApi.as_view(), name="history"),
     path("chat/stream/<str:conversation_id>", views.StreamApi.as_view(), name="stream"),
     path("chat/models", views.ModelListApi.as_view(), name="model-list"),
+    path("chat/search", views.SearchApi.as_view(), name="search"),
 ]

@@ -24,9 +24,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.chat import exports, follow, reply_reader, selectors, services
+from shared_apps.chat import exports, follow, reply_reader, search, selectors, services
 from shared_apps.chat.grpc_api.servicers import stored_stream_frames
-from shared_apps.chat.payloads import message_data, models_data
+from shared_apps.chat.payloads import message_data, models_data, search_result_data
 from shared_apps.chat.rest_api.serializers import ConversationSerializer, MessageSerializer
 from shared_apps.core.middleware import current_request_id
 
@@ -354,3 +354,42 @@ class ExportApi(APIView):
         response = HttpResponse(export.body, content_type=export.content_type)
         response["Content-Disposition"] = content_disposition_header(as_attachment=True, filename=export.filename)
         return response
+
+
+class SearchApi(APIView):
+    """The caller's titles and message contents matching ``q``, best first."""
+
+    class ParamsSerializer(WindowSerializer):
+        q = serializers.CharField(
+            required=False,
+            default="",
+            allow_blank=True,
+            trim_whitespace=False,
+            help_text='Words, "quoted phrases", `or`, `-word`; at most 200 characters.',
+        )
+
+    @extend_schema(
+        parameters=[ParamsSerializer],
+        responses={
+            200: inline_serializer(
+                "SearchResults",
+                {
+                    "results": inline_serializer(
+                        "SearchResult",
+                        {
+                            "conversation": ConversationSerializer(),
+                            "message_id": serializers.UUIDField(allow_null=True),
+                            "snippet": serializers.CharField(),
+                        },
+                        many=True,
+                    ),
+                    "total": serializers.IntegerField(),
+                },
+            )
+        },
+    )
+    def get(self, request: Request) -> Response:
+        params = self.ParamsSerializer(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        page = search.conversation_search(user_id=request.user.user_id, **params.validated_data)
+        return Response({"results": [search_result_data(hit) for hit in page.items], "total": page.total})
