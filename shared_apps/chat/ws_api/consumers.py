@@ -13,6 +13,7 @@ log's frames, and ``resume`` forwards them from any ``seq``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 import uuid
@@ -75,7 +76,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.info("ws_origin_refused", origin=origin)
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
-        self.forwarders: set[asyncio.Task] = set()
+        self.forwarders: dict[str, asyncio.Task] = {}  # one per reply: a resume replaces it
         self.watchdog: asyncio.Task | None = None
         self.auth_timer: asyncio.Task | None = None
         await self.accept()
@@ -89,7 +90,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         # Forwarders stop with the socket; the replies they forward do not.
         for task in [
-            *getattr(self, "forwarders", ()),
+            *getattr(self, "forwarders", {}).values(),
             getattr(self, "watchdog", None),
             getattr(self, "auth_timer", None),
         ]:
@@ -228,13 +229,27 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("'message_id' must be a string.")
         if isinstance(after_seq, bool) or not isinstance(after_seq, int) or after_seq < 0:
             raise FrameError("'after_seq' must be a non-negative integer.")
+        with contextlib.suppress(ValueError):  # a malformed id is refused by the reader, as an error frame
+            message_id = str(uuid.UUID(message_id))  # one spelling per reply: the log's, the forwarders' key
         self._forward(message_id, after_seq)
 
     # --- forwarding a reply's frames -------------------------------------------------------------
     def _forward(self, message_id: str, after_seq: int) -> None:
+        """Forward a reply's frames after ``after_seq``: one forwarder per reply per socket. A
+        resume of a reply this socket already forwards replaces that forwarder (it is cancelled,
+        the new one starts from the seq asked for), so a flood of resumes cannot start a reader
+        each; the client joins frames by seq, so an overlap with what it had is harmless."""
+        previous = self.forwarders.pop(message_id, None)
+        if previous is not None:
+            previous.cancel()
         task = asyncio.create_task(self._forward_run(message_id, after_seq))
-        self.forwarders.add(task)
-        task.add_done_callback(self.forwarders.discard)
+        self.forwarders[message_id] = task
+
+        def forget(done: asyncio.Task) -> None:
+            if self.forwarders.get(message_id) is done:
+                del self.forwarders[message_id]
+
+        task.add_done_callback(forget)
 
     async def _forward_run(self, message_id: str, after_seq: int) -> None:
         try:
