@@ -78,6 +78,26 @@ def test_compose_starts_in_a_health_gated_order(compose):
         assert services[chat]["depends_on"]["auth-grpc"] == {"condition": "service_healthy"}
 
 
+# The longest each server may take to stop gracefully (its own defaults), which compose must wait for
+# before it kills the container.
+GRACEFUL_SECONDS = {"auth-rest": 25, "chat-asgi": 45, "auth-grpc": 20, "chat-grpc": 30}
+
+
+def _seconds(duration: str) -> float:
+    return float(duration.removesuffix("s")) if duration.endswith("s") and duration[-2].isdigit() else 0.0
+
+
+def test_compose_waits_for_graceful_stops_and_publishes_on_loopback_only(compose):
+    services = compose["services"]
+    for name, graceful in GRACEFUL_SECONDS.items():
+        assert _seconds(services[name].get("stop_grace_period", "10s")) > graceful, name
+        for port in services[name].get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), (name, port)
+    # PostgreSQL is healthy only when it answers over TCP (the init-time server listens on the socket only)
+    postgres_check = " ".join(services["postgres"]["healthcheck"]["test"])
+    assert postgres_check.count("-h 127.0.0.1") == postgres_check.count("pg_isready") > 0
+
+
 def test_compose_sets_only_variables_the_code_reads(compose):
     read = env_names_read()
     for name, service in compose["services"].items():

@@ -304,6 +304,8 @@ def test_ingresses_carry_websockets_and_grpc(rendered, overlay):
     assert int(http["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-read-timeout"]) >= 3600
     paths = {(rule["host"].split(".")[0], p["path"]) for rule in http["spec"]["rules"] for p in rule["http"]["paths"]}
     assert ("chat", "/ws/") in paths and ("auth", "/.well-known/") in paths
+    # the web page, and each site's static files (the admin's CSS, the page's script)
+    assert {("chat", "/app/"), ("chat", "/static/"), ("auth", "/static/")} <= paths
     assert not any(p.startswith(("/metrics", "/healthz", "/readyz")) for _, p in paths)
     grpc_ingress = by_kind_name(docs, "Ingress", "chat-ai-grpc")
     assert grpc_ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/backend-protocol"] == "GRPC"
