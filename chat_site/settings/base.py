@@ -109,6 +109,9 @@ CHAT_RATE_TOKENS_PER_DAY = env_int("CHAT_RATE_TOKENS_PER_DAY", 1_000_000, minimu
 # process (0: no cap).
 CHAT_REPLY_MAX_SECONDS = env_float("CHAT_REPLY_MAX_SECONDS", 300.0, minimum=1.0)
 CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER = env_int("CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER", 4, minimum=0)
+# A streaming reply's lease: its process renews it every third of this; a reply whose process
+# died (kill -9) is closed as failed by any chat process once its lease has run out.
+CHAT_REPLY_LEASE_SECONDS = env_float("CHAT_REPLY_LEASE_SECONDS", 30.0, minimum=1.0)
 CHAT_LOCAL_DELAY_SECONDS = env_float("CHAT_LOCAL_DELAY_SECONDS", 0.03, minimum=0.0)
 
 # --- websocket -----------------------------------------------------------------------------------

@@ -74,6 +74,11 @@ class Message(models.Model):
         help_text="For an assistant message: the user message it answers.",
     )
     seq = models.PositiveIntegerField(default=0, help_text="Deltas stored so far (assistant messages).")
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A streaming reply: its producing process renews this; once past, any chat process closes it.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -82,6 +87,10 @@ class Message(models.Model):
         indexes = [
             models.Index(fields=["conversation", "created_at", "id"], name="chat_msg_conv_created_idx"),
             models.Index(fields=["user_id", "created_at"], name="chat_msg_user_created_idx"),
+            # The lease sweep: streaming rows only, so the index stays as small as the replies in flight.
+            models.Index(
+                fields=["lease_expires_at"], condition=Q(status="streaming"), name="chat_msg_streaming_lease_idx"
+            ),
             # Full-text search of contents (PostgreSQL only; SQLite skips it).
             GinIndex(SearchVector("content", config=SEARCH_CONFIG), name="chat_msg_content_fts_idx"),
         ]

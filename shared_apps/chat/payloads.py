@@ -16,7 +16,14 @@ from shared_apps.chat.selectors import ModelChoices
 
 if TYPE_CHECKING:
     from shared_apps.chat.search import SearchHit
-from shared_apps.core.errors import ApplicationError, NotFound, ServiceUnavailable, UpstreamError, UpstreamTimeout
+from shared_apps.core.errors import (
+    ApplicationError,
+    NotFound,
+    ReplyInterrupted,
+    ServiceUnavailable,
+    UpstreamError,
+    UpstreamTimeout,
+)
 
 
 class MessageData(TypedDict):
@@ -146,6 +153,7 @@ ERRORS_BY_CODE: dict[str, type[ApplicationError]] = {
     UpstreamError.code: UpstreamError,
     UpstreamTimeout.code: UpstreamTimeout,
     ServiceUnavailable.code: ServiceUnavailable,
+    ReplyInterrupted.code: ReplyInterrupted,
 }
 
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 import structlog
 from django.conf import settings
 
-from shared_apps.chat import async_bridge, limits, metrics, reply_log, selectors, services
+from shared_apps.chat import async_bridge, leases, limits, metrics, reply_log, selectors, services
 from shared_apps.chat.async_bridge import db
 from shared_apps.chat.models import Message
 from shared_apps.chat.payloads import done_frame, error_frame
@@ -287,6 +287,9 @@ def _reply_launch(
     entry.task = task
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+    message_id = plan.assistant_message.id
+    leases.producing_add(message_id)  # its lease is renewed while this process produces it
+    task.add_done_callback(lambda _task: leases.producing_discard(message_id))
     return entry
 
 

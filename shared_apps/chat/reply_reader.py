@@ -4,7 +4,7 @@ A reply's frames are deltas (``seq`` from 1, no gaps) and then one final ``done`
 ``error``. ``reply_frames`` answers them after ``after_seq`` from the first place that
 has them: this process's reply log; the Redis mirror of another process's log; or the
 database, where a finished reply answers its final frame at once and an orphaned one (its
-producer died) is closed. ``reply_complete`` is the sync form for transports that answer
+producer's lease ran out) is closed as failed. ``reply_complete`` is the sync form for transports that answer
 once (REST, gRPC ``ChatWithAI``): it begins the reply and waits for its end.
 """
 
@@ -73,10 +73,17 @@ async def reply_frames(
             ) from exc
         message = await db(Message.objects.get)(id=message.id)
     # Produced elsewhere with no shared log, or its process died: wait for the stored end. A
-    # healthy producer stores progress at least as often as its model may stay silent.
+    # live producer's process renews the reply's lease; past it, the reply is closed as failed
+    # here (as the lease sweep of any chat process would). Rows without a lease (stored before
+    # leases) are orphans once their progress is older than the model may stay silent.
     orphan_after = provider_get().max_silence_seconds + ORPHAN_GRACE_SECONDS
     while message.status == Message.Status.STREAMING:
-        if (timezone.now() - message.updated_at).total_seconds() > orphan_after:
+        now = timezone.now()
+        if message.lease_expires_at is not None and message.lease_expires_at < now:
+            message = await db(services.reply_lease_expired_close)(message_id=message.id) or message
+            if message.status != Message.Status.STREAMING:
+                break
+        elif message.lease_expires_at is None and (now - message.updated_at).total_seconds() > orphan_after:
             message = await db(services.reply_orphan_cancel)(message_id=message.id) or message
             break
         await asyncio.sleep(0.5)

@@ -23,7 +23,7 @@ from shared_apps.chat.prompts import estimate_tokens, prompt_build
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import CompletionRequest, Usage
 from shared_apps.chat.selectors import conversation_get, parse_uuid
-from shared_apps.core.errors import NotFound, ValidationFailed
+from shared_apps.core.errors import NotFound, ReplyInterrupted, ValidationFailed
 
 logger = structlog.get_logger(__name__)
 
@@ -241,6 +241,7 @@ def reply_plan(
         model=provider.model_name(model),
         reply_to=user_message,
         created_at=now + timedelta(microseconds=1),
+        lease_expires_at=now + _lease(),  # renewed by the producing process (``leases``)
     )
     assistant.token_reservation = reservation  # settled by reply_finish_save
     request = CompletionRequest(
@@ -291,14 +292,63 @@ def reply_prepare(**params) -> ReplyPlan:
 
 
 def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> bool:
-    """Store what has arrived so far (batched by the producer, never per token). Returns
-    False when the reply is no longer ``streaming``: another process cancelled it (the
-    cross-process cancel when there is no Redis) or its conversation was deleted."""
+    """Store what has arrived so far (batched by the producer, never per token), renewing the
+    reply's lease. Returns False when the reply is no longer ``streaming``: another process
+    cancelled it (the cross-process cancel when there is no Redis) or its conversation was
+    deleted."""
+    now = timezone.now()
     return bool(
         Message.objects.filter(id=message_id, status=Message.Status.STREAMING).update(
-            content=content, seq=seq, updated_at=timezone.now()
+            content=content, seq=seq, updated_at=now, lease_expires_at=now + _lease()
         )
     )
+
+
+# --- leases: a reply whose process died is closed by any other ------------------------------------
+
+
+def _lease() -> timedelta:
+    return timedelta(seconds=settings.CHAT_REPLY_LEASE_SECONDS)
+
+
+def reply_leases_renew(*, message_ids: list[uuid.UUID]) -> int:
+    """Renew the leases of the replies this process produces (one UPDATE for all of them)."""
+    if not message_ids:
+        return 0
+    return Message.objects.filter(id__in=message_ids, status=Message.Status.STREAMING).update(
+        lease_expires_at=timezone.now() + _lease()
+    )
+
+
+SWEEP_BATCH = 100
+
+
+def replies_lease_expired_close() -> list[Message]:
+    """Close every reply whose lease ran out (its process died: killed, crashed) as ``failed``
+    with what was stored, and tell the conversation's followers. One indexed query when there
+    is nothing to close (the partial index over streaming rows)."""
+    expired = list(
+        Message.objects.filter(status=Message.Status.STREAMING, lease_expires_at__lt=timezone.now())
+        .order_by("lease_expires_at")
+        .values_list("id", flat=True)[:SWEEP_BATCH]
+    )
+    closed = [reply_lease_expired_close(message_id=message_id) for message_id in expired]
+    return [message for message in closed if message is not None]
+
+
+def reply_lease_expired_close(*, message_id: uuid.UUID) -> Message | None:
+    """Close one reply if its lease has run out (a renewal that came first wins). Returns it,
+    or None when it was renewed or finished meanwhile."""
+    now = timezone.now()
+    updated = Message.objects.filter(
+        id=message_id, status=Message.Status.STREAMING, lease_expires_at__lt=now
+    ).update(status=Message.Status.FAILED, error_code=ReplyInterrupted.code, updated_at=now)
+    message = Message.objects.filter(id=message_id).first() if updated else None
+    if message is None:  # renewed or finished meanwhile (or its conversation deleted just now)
+        return None
+    logger.warning("reply_interrupted_closed", message_id=str(message_id), seq=message.seq)
+    events.reply_finished_after_commit(message)
+    return message
 
 
 def reply_finish_save(

@@ -87,3 +87,9 @@ class ServiceUnavailable(ApplicationError):
     code = "unavailable"
     http_status = 503
     grpc_status = grpc.StatusCode.UNAVAILABLE
+
+
+class ReplyInterrupted(ServiceUnavailable):
+    """The process producing a reply stopped (killed, crashed) before the reply ended."""
+
+    code = "reply_interrupted"
