@@ -11,11 +11,11 @@ from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVector
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 # The text search configuration of the full-text indexes and of the search queries
 # (shared_apps/chat/search.py): a query uses an index only with the same expression.
 SEARCH_CONFIG = "english"
-from django.utils import timezone
 
 
 class Conversation(models.Model):

@@ -62,15 +62,19 @@ def conversation_search(*, user_id: uuid.UUID, q: str | None, limit: int | None,
 def title_matches(user_id: uuid.UUID, query: SearchQuery):
     """The caller's conversations whose title matches: ``to_tsvector(config, title) @@ query``,
     the expression of ``chat_conv_title_fts_idx``."""
-    return Conversation.objects.filter(user_id=user_id).annotate(fts=SearchVector("title", config=SEARCH_CONFIG)).filter(
-        fts=query
+    return (
+        Conversation.objects.filter(user_id=user_id)
+        .annotate(fts=SearchVector("title", config=SEARCH_CONFIG))
+        .filter(fts=query)
     )
 
 
 def message_matches(user_id: uuid.UUID, query: SearchQuery):
     """The caller's messages whose content matches, through ``chat_msg_content_fts_idx``."""
-    return Message.objects.filter(user_id=user_id).annotate(fts=SearchVector("content", config=SEARCH_CONFIG)).filter(
-        fts=query
+    return (
+        Message.objects.filter(user_id=user_id)
+        .annotate(fts=SearchVector("content", config=SEARCH_CONFIG))
+        .filter(fts=query)
     )
 
 

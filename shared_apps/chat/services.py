@@ -340,9 +340,9 @@ def reply_lease_expired_close(*, message_id: uuid.UUID) -> Message | None:
     """Close one reply if its lease has run out (a renewal that came first wins). Returns it,
     or None when it was renewed or finished meanwhile."""
     now = timezone.now()
-    updated = Message.objects.filter(
-        id=message_id, status=Message.Status.STREAMING, lease_expires_at__lt=now
-    ).update(status=Message.Status.FAILED, error_code=ReplyInterrupted.code, updated_at=now)
+    updated = Message.objects.filter(id=message_id, status=Message.Status.STREAMING, lease_expires_at__lt=now).update(
+        status=Message.Status.FAILED, error_code=ReplyInterrupted.code, updated_at=now
+    )
     message = Message.objects.filter(id=message_id).first() if updated else None
     if message is None:  # renewed or finished meanwhile (or its conversation deleted just now)
         return None

@@ -22,7 +22,9 @@ def chat(grpc_channel):
 def test_cancel_reply_ends_the_stream_and_stores_what_arrived(chat, alice, upstream):
     # given: a reply streaming slowly (20 deltas, 0.2 s apart: ~4 s if left alone)
     upstream.enqueue(reply([f"w{i} " for i in range(20)], delta_interval=0.2))
-    stream = chat.StreamChatWithAI(chat_pb2.ChatWithAIRequest(message="long story"), metadata=alice.metadata, timeout=15)
+    stream = chat.StreamChatWithAI(
+        chat_pb2.ChatWithAIRequest(message="long story"), metadata=alice.metadata, timeout=15
+    )
     events = [next(stream), next(stream), next(stream)]  # ack, start, the first delta
     assert [e.WhichOneof("event") for e in events] == ["ack", "start", "delta"]
     message_id = events[1].start.message_id

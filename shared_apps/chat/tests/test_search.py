@@ -53,7 +53,9 @@ def test_other_users_content_never_appears(api, alice, bob, corpus):
 
 def test_paging_keeps_the_total_and_walks_the_results(api, alice, corpus):
     everything = api.get("/v1/chat/search", {"q": "volcano"}, **alice.headers).json()["results"]
-    pages = [api.get("/v1/chat/search", {"q": "volcano", "limit": 1, "offset": i}, **alice.headers).json() for i in range(4)]
+    pages = [
+        api.get("/v1/chat/search", {"q": "volcano", "limit": 1, "offset": i}, **alice.headers).json() for i in range(4)
+    ]
     assert [p["total"] for p in pages] == [3, 3, 3, 3]
     assert [r for p in pages for r in p["results"]] == everything
     assert api.get("/v1/chat/search", {"q": "volcano", "limit": 1000}, **alice.headers).status_code == 400
@@ -61,7 +63,12 @@ def test_paging_keeps_the_total_and_walks_the_results(api, alice, corpus):
 
 @pytest.mark.parametrize(
     ("q", "expected"),
-    [("", "q: Must not be empty."), ("   ", "q: Must not be empty."), ("x" * 10_000, "q: At most"), ('- "" or ( )', "q: Must contain a word")],
+    [
+        ("", "q: Must not be empty."),
+        ("   ", "q: Must not be empty."),
+        ("x" * 10_000, "q: At most"),
+        ('- "" or ( )', "q: Must contain a word"),
+    ],
 )
 def test_bad_queries_are_400_naming_the_problem(api, alice, q, expected):
     response = api.get("/v1/chat/search", {"q": q}, **alice.headers)
@@ -72,7 +79,9 @@ def test_bad_queries_are_400_naming_the_problem(api, alice, q, expected):
 
 def test_grpc_search_and_its_errors(grpc_channel, alice, corpus):
     chat = chat_pb2_grpc.ChatServiceStub(grpc_channel)
-    answer = chat.SearchConversations(chat_pb2.SearchConversationsRequest(q="pasta"), metadata=alice.metadata, timeout=5)
+    answer = chat.SearchConversations(
+        chat_pb2.SearchConversationsRequest(q="pasta"), metadata=alice.metadata, timeout=5
+    )
     assert answer.total == 1
     hit = answer.results[0]
     assert hit.conversation.id == str(corpus["cooking"].id) and hit.conversation.title == "Cooking"
