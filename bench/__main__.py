@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                 report.errors[key] = f"{type(exc).__name__}: {exc}"
             report.context[f"seconds_{key}"] = round(time.monotonic() - t0, 1)
     report.context["seconds_total"] = round(time.monotonic() - started, 1)
+    report.context["start_failures"] = harness.START_FAILURES
     if full and report.errors:
         out = LATEST  # a run with a failed benchmark is not the record
         print("\nsome benchmarks failed: not writing bench/RESULTS.*")

@@ -196,7 +196,17 @@ class Stack:
         timeout: float = 60,
     ) -> Service:
         """Start a pinned service and wait until ``ready`` answers. ``site`` None: ``env`` is
-        the whole environment (a foreign program such as LiteLLM's proxy)."""
+        the whole environment (a foreign program such as LiteLLM's proxy). A process that dies
+        while starting is started once more (the failure is printed and kept in
+        ``START_FAILURES``: a crash at start-up is the service's bug, not a figure)."""
+        try:
+            return self._start(name, argv, site=site, cpu=cpu, ready=ready, env=env, timeout=timeout)
+        except _DiedStarting as exc:
+            START_FAILURES.append(f"{name}: {exc.tail[-300:]}")
+            print(f"  {name} died while starting; starting it once more:\n{exc.tail[-600:]}", flush=True)
+            return self._start(name, argv, site=site, cpu=cpu, ready=ready, env=env, timeout=timeout)
+
+    def _start(self, name, argv, *, site, cpu, ready, env, timeout) -> Service:
         log_path = self.tmp / f"{name}.log"
         log = open(log_path, "wb")  # noqa: SIM115 - closed with the process
         cpus = {cpu} if (cpu is not None and PINNED) else None
@@ -229,12 +239,21 @@ class Stack:
         self.services.clear()
 
 
+class _DiedStarting(RuntimeError):
+    def __init__(self, message: str, tail: str) -> None:
+        super().__init__(message)
+        self.tail = tail
+
+
+START_FAILURES: list[str] = []  # services that died while starting (and were started again)
+
+
 def _wait_ready(service: Service, ready: str, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if service.process.poll() is not None:
             tail = service.log_path.read_text(errors="replace")[-3000:] if service.log_path else ""
-            raise RuntimeError(f"{service.name} exited with {service.process.returncode}:\n{tail}")
+            raise _DiedStarting(f"{service.name} exited with {service.process.returncode}:\n{tail}", tail)
         try:
             if ready.startswith("http"):
                 urllib.request.urlopen(ready, timeout=1)  # noqa: S310 - loopback

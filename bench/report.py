@@ -150,6 +150,9 @@ class Report:
             out += [f"- **{k}.** {v}" for k, v in self.steps.items()]
             out.append("")
         out.append(self.table())
+        if c.get("start_failures"):
+            out += ["", "Services that died while starting and were started once more (their bug, not a figure):", ""]
+            out += [f"- `{_md(f)[:300]}`" for f in c["start_failures"]]
         if self.errors:
             out += ["", "Benchmarks that failed in this run:", ""]
             out += [f"- **{k}**: `{_md(v)}`" for k, v in self.errors.items()]
