@@ -39,6 +39,12 @@ def chat_asgi_command(port: int, *extra: str) -> list[str]:
     ]
 
 
+def chat_gunicorn_command() -> list[str]:
+    """The chat ASGI app as production runs it: gunicorn with docker/gunicorn.chat.py (uvicorn
+    workers, lifespan on, WEB_CONCURRENCY workers); PORT in the environment picks the port."""
+    return [sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.chat.py", "chat_site.asgi:application"]
+
+
 def http_wait(url: str, process: subprocess.Popen | None = None, timeout: float = 40.0) -> None:
     """Until ``url`` answers; fails early if ``process`` exits."""
     deadline = time.monotonic() + timeout

@@ -16,7 +16,7 @@ import websockets.sync.client as ws_client
 
 from protos import chat_pb2, chat_pb2_grpc
 from testkit.fake_openai import reply
-from testkit.processes import ROOT, free_port, http_wait
+from testkit.processes import ROOT, chat_gunicorn_command, free_port, http_wait
 
 
 def _env(tmp_path, upstream, auth_service, **extra) -> dict[str, str]:
@@ -55,7 +55,7 @@ def test_gunicorn_sigterm_drains_the_reply_in_flight(tmp_path, upstream, auth_se
         CHAT_SHUTDOWN_GRACE_SECONDS=grace,
     )
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.chat.py", "chat_site.asgi:application"],
+        chat_gunicorn_command(),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

@@ -7,7 +7,6 @@ import contextlib
 import json
 import os
 import subprocess
-import sys
 
 import pytest
 import websockets.sync.client as ws_client
@@ -15,7 +14,7 @@ from django.conf import settings
 
 from shared_apps.chat.tests.conftest import test_database_url
 from testkit.fake_openai import reply
-from testkit.processes import ROOT, free_port, http_wait
+from testkit.processes import ROOT, chat_gunicorn_command, free_port, http_wait
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -65,7 +64,7 @@ def two_workers(upstream, auth_service):
         "PYTHONPATH": str(ROOT),
     }
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "docker/gunicorn.chat.py", "chat_site.asgi:application"],
+        chat_gunicorn_command(),
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
