@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -94,14 +93,15 @@ class Consumer:
 
     def __init__(self, base_url: str, mode: str, loop: str) -> None:
         self.label = f"{mode} consumer ({loop})"
-        cpus = {harness.SERVICE_CPU} if harness.PINNED else None
         self.proc = subprocess.Popen(  # noqa: S603
-            [sys.executable, "-m", "bench.sdk_consumer", base_url, "--mode", mode, "--loop", loop],
+            harness.pinned(
+                [sys.executable, "-m", "bench.sdk_consumer", base_url, "--mode", mode, "--loop", loop],
+                harness.SERVICE_CPU,
+            ),
             cwd=harness.ROOT,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
 
     def run(self, n: int, concurrency: int) -> dict:

@@ -151,7 +151,11 @@ class Report:
             out.append("")
         out.append(self.table())
         if c.get("start_failures"):
-            out += ["", "Services that died while starting and were started once more (their bug, not a figure):", ""]
+            out += [
+                "",
+                "Processes that died while starting and were started once more (not a figure; worth a look):",
+                "",
+            ]
             out += [f"- `{_md(f)[:300]}`" for f in c["start_failures"]]
         if self.errors:
             out += ["", "Benchmarks that failed in this run:", ""]

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 
@@ -35,12 +34,10 @@ def run(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int, 
 
 
 def _ceiling(seconds: float) -> float:
-    cpus = {harness.SERVICE_CPU} if harness.PINNED else None
     proc = subprocess.Popen(
-        [sys.executable, "-c", httpload.CEILING_SERVER],
+        harness.pinned([sys.executable, "-c", httpload.CEILING_SERVER], harness.SERVICE_CPU),
         stdout=subprocess.PIPE,
         text=True,  # noqa: S603
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     try:
         port = int(proc.stdout.readline())

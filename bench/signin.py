@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 
@@ -53,15 +52,13 @@ print(json.dumps({"rate": count / (time.perf_counter() - t0), "algorithm": hashe
 
 
 def run(report: Report, stack: harness.Stack, auth_target: str, *, seconds: float) -> None:
-    cpus = {harness.SERVICE_CPU} if harness.PINNED else None
     out = subprocess.run(
-        [sys.executable, "-c", CEILING, str(seconds)],
+        harness.pinned([sys.executable, "-c", CEILING, str(seconds)], harness.SERVICE_CPU),
         env=stack.env("auth"),
         cwd=harness.ROOT,  # noqa: S603
         capture_output=True,
         text=True,
         check=True,
-        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     ceiling = json.loads(out.stdout.strip().splitlines()[-1])
     admin_email = "bench-admin@example.com"
