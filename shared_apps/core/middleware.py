@@ -29,7 +29,10 @@ def _request_id_sanitize() -> None:
         structlog.contextvars.bind_contextvars(request_id=str(uuid.uuid4()))
 
 
-class RequestIdResponseMiddleware:
+class ResponseMiddleware:
+    """A middleware that may act before the view and then rewrites its response, in a sync and
+    an async stack alike (Django picks the form; subclasses write ``before`` and ``after`` once)."""
+
     sync_capable = True
     async_capable = True
 
@@ -41,15 +44,25 @@ class RequestIdResponseMiddleware:
     def __call__(self, request: HttpRequest):
         if iscoroutinefunction(self):
             return self.__acall__(request)
-        _request_id_sanitize()
-        return self._tag(self.get_response(request))
+        self.before(request)
+        return self.after(request, self.get_response(request))
 
     async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        _request_id_sanitize()
-        return self._tag(await self.get_response(request))
+        self.before(request)
+        return self.after(request, await self.get_response(request))
 
-    @staticmethod
-    def _tag(response: HttpResponse) -> HttpResponse:
+    def before(self, request: HttpRequest) -> None:
+        pass
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
+        return response
+
+
+class RequestIdResponseMiddleware(ResponseMiddleware):
+    def before(self, request: HttpRequest) -> None:
+        _request_id_sanitize()
+
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         request_id = current_request_id()
         if request_id:
             response["X-Request-ID"] = request_id
@@ -61,7 +74,7 @@ class RequestIdResponseMiddleware:
 HTML_PATH_PREFIXES = ("/admin/", "/app/")
 
 
-class JsonNotFoundMiddleware:
+class JsonNotFoundMiddleware(ResponseMiddleware):
     """An unknown path answers the API's JSON error body, with DEBUG on as with DEBUG off.
 
     With DEBUG off, Django answers a 404 with the site's ``handler404``
@@ -71,24 +84,7 @@ class JsonNotFoundMiddleware:
     views, ``handler404``) pass through untouched.
     """
 
-    sync_capable = True
-    async_capable = True
-
-    def __init__(self, get_response: Callable) -> None:
-        self.get_response = get_response
-        if iscoroutinefunction(get_response):
-            markcoroutinefunction(self)
-
-    def __call__(self, request: HttpRequest):
-        if iscoroutinefunction(self):
-            return self.__acall__(request)
-        return self._json(request, self.get_response(request))
-
-    async def __acall__(self, request: HttpRequest) -> HttpResponse:
-        return self._json(request, await self.get_response(request))
-
-    @staticmethod
-    def _json(request: HttpRequest, response: HttpResponse) -> HttpResponse:
+    def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         if (
             response.status_code == 404
             and response.get("Content-Type", "").startswith("text/html")
