@@ -217,11 +217,15 @@ def reply_plan(
         prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve)
         conversation_is_new = False
     # The model is always told where to stop (CHAT_MAX_OUTPUT_TOKENS unless the client asked for
-    # less), and that much is reserved from the day's budget until the reply is stored.
+    # less, and never past the context window the prompt leaves), and that much is reserved from
+    # the day's budget until the reply is stored.
+    prompt_tokens = sum(estimate_tokens(m.content) for m in prompt)
     reservation = limits.token_budget_reserve(
         user_id=user_id,
-        output_tokens=max_tokens or settings.CHAT_MAX_OUTPUT_TOKENS,
-        prompt_tokens=sum(estimate_tokens(m.content) for m in prompt),
+        output_tokens=max(
+            1, min(max_tokens or settings.CHAT_MAX_OUTPUT_TOKENS, settings.CHAT_CONTEXT_TOKENS - prompt_tokens)
+        ),
+        prompt_tokens=prompt_tokens,
     )
     now = timezone.now()
     user_message = Message(
@@ -405,7 +409,7 @@ def reply_tokens_used(reservation: limits.TokenReservation, content: str, usage:
     estimate of the prompt it was sent and of the text that arrived."""
     if usage is not None:
         return usage.total_tokens
-    return reservation.prompt_tokens + (len(content) + 3) // 4 if content else 0
+    return reservation.prompt_tokens + ((len(content) + 3) // 4 if content else 0)
 
 
 def reply_orphan_cancel(*, message_id: uuid.UUID) -> Message | None:

@@ -94,3 +94,22 @@ def test_near_the_end_of_the_budget_a_reply_gets_what_is_left(user_id, settings,
     assert plan.request.max_tokens == 1_000 - estimate_tokens("hi")
     with pytest.raises(RateLimited, match="used up"):
         services.reply_prepare(user_id=user_id, conversation_id=str(plan.conversation.id), content="more")
+
+
+def test_max_tokens_never_takes_the_reply_past_the_context_window(user_id, settings, clock):
+    # given: a context window smaller than the default output cap
+    settings.CHAT_CONTEXT_TOKENS = 1_000
+    settings.CHAT_MAX_OUTPUT_TOKENS = 4_096
+    # when: a reply is planned without a max_tokens of its own
+    plan = services.reply_prepare(user_id=user_id, conversation_id=None, content="x" * 400)
+    # then: what the model is sent plus what it may answer fits the window
+    prompt = sum(estimate_tokens(m.content) for m in plan.request.messages)
+    assert plan.request.max_tokens == 1_000 - prompt
+
+
+def test_a_reply_cut_before_its_first_delta_is_charged_its_prompt(user_id, settings, clock):
+    # given: a planned reply that ends with no text and no usage reported (failed, cancelled)
+    plan = services.reply_prepare(user_id=user_id, conversation_id=None, content="a question " * 20)
+    reservation = plan.assistant_message.token_reservation
+    # when / then: the prompt it sent still counts
+    assert services.reply_tokens_used(reservation, "", None) == reservation.prompt_tokens > 0
