@@ -13,15 +13,26 @@ APPS = ROOT / "shared_apps"
 TRANSPORTS = ("rest_api", "grpc_api", "ws_api", "web")
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, source: str | None = None) -> set[str]:
+    """Absolute names of what the module imports (relative imports resolved against its package)."""
+    package = list(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    tree = ast.parse(path.read_text() if source is None else source, filename=str(path))
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module)
-            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = package[: len(package) - node.level + 1] if node.level else []
+            module = ".".join([*base, *([node.module] if node.module else [])])
+            names.add(module)
+            names.update(f"{module}.{alias.name}" for alias in node.names)
     return names
+
+
+def test_relative_imports_are_seen():
+    path = APPS / "chat" / "grpc_api" / "servicers.py"
+    names = _imports(path, "from ..rest_api import views\nfrom . import x\n")
+    assert "shared_apps.chat.rest_api.views" in names and "shared_apps.chat.grpc_api.x" in names
 
 
 def _modules(*, exclude_tests: bool = True):

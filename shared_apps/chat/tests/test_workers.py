@@ -94,7 +94,7 @@ def test_a_reply_produced_in_one_worker_is_resumed_in_the_other(alice, upstream,
     assert producer in workers and [d1["seq"], d2["seq"]] == [1, 2]
     # when: the client reconnects until the other worker accepts it, and resumes there
     with contextlib.ExitStack() as opened:
-        for _ in range(40):
+        for _ in range(200):  # which worker accepts is the kernel's choice: ask often
             there = opened.enter_context(ws_client.connect(url, additional_headers=headers))
             if _worker_serving(workers, there.socket.getsockname()[1]) not in (producer, None):
                 break
