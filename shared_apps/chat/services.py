@@ -98,8 +98,12 @@ def _client_message_id_clean(value: str | None) -> str | None:
 def _conversation_for_message(*, user_id: uuid.UUID, conversation_id: str | None, content: str) -> Conversation:
     if conversation_id:
         return conversation_get(user_id=user_id, conversation_id=conversation_id)
-    title = " ".join(content.split())[:60]
-    return Conversation.objects.create(user_id=user_id, title=title)
+    return Conversation.objects.create(user_id=user_id, title=_title_from_content(content))
+
+
+def _title_from_content(content: str) -> str:
+    """A new conversation's title until one is set: its first message's first words."""
+    return " ".join(content.split())[:60]
 
 
 def _touch(conversation: Conversation) -> None:
@@ -210,7 +214,7 @@ def reply_plan(
     reserve = max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS)
     if conversation is None:
         # Created by reply_store, in the transaction that stores the messages; no history yet.
-        conversation = Conversation(user_id=user_id, title=" ".join(content.split())[:60])
+        conversation = Conversation(user_id=user_id, title=_title_from_content(content))
         prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve, history=False)
         conversation_is_new = True
     else:

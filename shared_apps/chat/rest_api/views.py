@@ -3,11 +3,10 @@ calls the service layer and renders; domain errors are mapped once in ``rest_err
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from django.http import HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse
 from django.utils.http import content_disposition_header
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -287,16 +286,14 @@ class StreamApi(APIView):
             )
         },
     )
-    def get(self, request: Request, conversation_id: str) -> StreamingHttpResponse:
+    def get(self, request: Request, conversation_id: str) -> HttpResponse:
         # Read before the response starts, so that an error is a whole error answer (400/404).
         messages = follow.conversation_stored(user_id=request.user.user_id, conversation_id=conversation_id)
-        lines = [orjson.dumps({"result": gateway_dict(frame)}) + b"\n" for frame in stored_stream_frames(messages)]
-
-        async def body() -> AsyncIterator[bytes]:  # the chat site is served over ASGI
-            for line in lines:
-                yield line
-
-        return StreamingHttpResponse(body(), content_type="application/json")
+        # The same frames as gRPC StreamMessages, transcoded as grpc-gateway does; all are known
+        # before the first byte, so one body of newline-delimited JSON.
+        frames = stored_stream_frames(messages)
+        body = b"".join(orjson.dumps({"result": gateway_dict(frame)}) + b"\n" for frame in frames)
+        return HttpResponse(body, content_type="application/json")
 
 
 class ModelListApi(APIView):
