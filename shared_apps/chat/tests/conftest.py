@@ -182,7 +182,7 @@ def chat_asgi_process(*, upstream, auth_service, redis_url: str, **extra_env: st
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chat_site.settings.test",
         "DATABASE_URL": test_database_url(),
-        "REDIS_URL": redis_url,  # read at import there: set before it starts
+        "REDIS_URL": redis_url or "",  # read at import there: set before it starts (empty: none)
         "AUTH_GRPC_TARGET": auth_service.target,
         "CHAT_PROVIDER": "openai",
         "OPENAI_BASE_URL": upstream.base_url,
