@@ -55,5 +55,12 @@ def release_test_database(alias: str = "default", wait_seconds: float = 5.0) -> 
             time.sleep(0.1)
         for pid, *_ in others:
             cursor.execute("SELECT pg_terminate_backend(%s)", [pid])
+        # pg_terminate_backend only signals; the backend leaves pg_stat_activity moments later
+        deadline = time.monotonic() + 5
+        while others and time.monotonic() < deadline:
+            cursor.execute(query, [name])
+            if not cursor.fetchall():
+                break
+            time.sleep(0.05)
     connection.close()
     return [f"backend {pid} (application {app or '-'!r}, client {addr}:{port})" for pid, app, addr, port in others]
