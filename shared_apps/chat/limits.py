@@ -37,16 +37,22 @@ def _incr(key: str, amount: int, ttl: int) -> int:
     return cache_guarded(incr, 0)
 
 
+def _rate_key(user_id: uuid.UUID | str, now: float) -> str:
+    return f"chat-rate:msg:{user_id}:{int(now // 60)}"
+
+
+def _rate_exceeded(now: float) -> RateLimited:
+    retry_after = max(1, int(60 - now % 60 + 0.999))
+    return RateLimited(
+        f"At most {settings.CHAT_RATE_MESSAGES_PER_MINUTE} messages per minute; try again in {retry_after} s.",
+        retry_after=retry_after,
+    )
+
+
 def message_rate_consume(*, user_id: uuid.UUID) -> None:
     now = time.time()
-    minute = int(now // 60)
-    count = _incr(f"chat-rate:msg:{user_id}:{minute}", 1, 120)
-    if count > settings.CHAT_RATE_MESSAGES_PER_MINUTE:
-        retry_after = max(1, int(60 - now % 60 + 0.999))
-        raise RateLimited(
-            f"At most {settings.CHAT_RATE_MESSAGES_PER_MINUTE} messages per minute; try again in {retry_after} s.",
-            retry_after=retry_after,
-        )
+    if _incr(_rate_key(user_id, now), 1, 120) > settings.CHAT_RATE_MESSAGES_PER_MINUTE:
+        raise _rate_exceeded(now)
 
 
 def _tokens_key(user_id: uuid.UUID | str, day: int) -> str:
@@ -98,6 +104,71 @@ def token_budget_reserve(*, user_id: uuid.UUID | str, output_tokens: int, prompt
         _incr(key, -tokens, DAY + 3600)
         raise _budget_used_up(now)
     return TokenReservation(str(user_id), day, tokens, output_tokens, prompt_tokens)
+
+
+# One round trip for everything a reply takes from its user's limits (Redis runs the script
+# atomically, so replies racing for the last tokens cannot both get them). Keys and values are
+# the cache's own (``cache.make_and_validate_key``; integers stored as plain numbers), so
+# ``cache.get`` reads what the script wrote. Answers {0, output_tokens}, or {1, 0} when the
+# budget is used up (no message counted), or {2, 0} when the message rate is.
+_TAKE_SCRIPT = """
+local used = tonumber(redis.call('GET', KEYS[1]) or '0')
+local budget = tonumber(ARGV[1])
+if used >= budget then return {1, 0} end
+local count = redis.call('INCR', KEYS[2])
+if redis.call('TTL', KEYS[2]) < 0 then redis.call('EXPIRE', KEYS[2], ARGV[6]) end
+if count > tonumber(ARGV[2]) then return {2, 0} end
+local prompt = tonumber(ARGV[4])
+local output = math.max(1, math.min(tonumber(ARGV[3]), budget - used - prompt))
+redis.call('INCRBY', KEYS[1], output + prompt)
+if redis.call('TTL', KEYS[1]) < 0 then redis.call('EXPIRE', KEYS[1], ARGV[5]) end
+return {0, output}
+"""
+_take_script = None
+
+
+def _redis_client():
+    """The default cache's Redis client, or None when the cache is not Redis."""
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    return backend._cache.get_client(write=True) if isinstance(backend, RedisCache) else None
+
+
+def reply_limits_take(*, user_id: uuid.UUID, output_tokens: int, prompt_tokens: int) -> TokenReservation:
+    """What a new reply takes from its user's limits, in this order: refused (RateLimited) when
+    the day's token budget is used up; then one message of the minute's rate, refused past it;
+    then a reservation of ``output_tokens`` (lowered to what is left) and the prompt's estimate
+    from the day's budget (``token_budget_reserve``). With Redis, one round trip."""
+    client = _redis_client()
+    if client is None:
+        token_budget_check(user_id=user_id)
+        message_rate_consume(user_id=user_id)
+        return token_budget_reserve(user_id=user_id, output_tokens=output_tokens, prompt_tokens=prompt_tokens)
+    global _take_script
+    if _take_script is None:
+        _take_script = client.register_script(_TAKE_SCRIPT)
+    now = time.time()
+    day = int(now // DAY)
+    keys = [
+        cache.make_and_validate_key(_tokens_key(user_id, day)),
+        cache.make_and_validate_key(_rate_key(user_id, now)),
+    ]
+    args = [
+        settings.CHAT_RATE_TOKENS_PER_DAY,
+        settings.CHAT_RATE_MESSAGES_PER_MINUTE,
+        output_tokens,
+        prompt_tokens,
+        DAY + 3600,
+        120,
+    ]
+    outcome, granted = cache_guarded(lambda: _take_script(keys=keys, args=args, client=client), (0, output_tokens))
+    if outcome == 1:
+        raise _budget_used_up(now)
+    if outcome == 2:
+        raise _rate_exceeded(now)
+    return TokenReservation(str(user_id), day, granted + prompt_tokens, granted, prompt_tokens)
 
 
 def token_reservation_settle(reservation: TokenReservation, *, used_tokens: int) -> None:

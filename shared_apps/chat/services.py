@@ -208,8 +208,6 @@ def reply_plan(
         if existing is not None:
             return existing
     model = _model_choose(model, conversation)
-    limits.token_budget_check(user_id=user_id)
-    limits.message_rate_consume(user_id=user_id)
     provider = provider_get()
     reserve = max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS)
     if conversation is None:
@@ -222,9 +220,9 @@ def reply_plan(
         conversation_is_new = False
     # The model is always told where to stop (CHAT_MAX_OUTPUT_TOKENS unless the client asked for
     # less, and never past the context window the prompt leaves), and that much is reserved from
-    # the day's budget until the reply is stored.
+    # the day's budget until the reply is stored; the message counts to the minute's rate.
     prompt_tokens = sum(estimate_tokens(m.content) for m in prompt)
-    reservation = limits.token_budget_reserve(
+    reservation = limits.reply_limits_take(
         user_id=user_id,
         output_tokens=max(
             1, min(max_tokens or settings.CHAT_MAX_OUTPUT_TOKENS, settings.CHAT_CONTEXT_TOKENS - prompt_tokens)
