@@ -66,10 +66,15 @@ class ReplyEntry:
 
     def _wake(self) -> None:
         waiters, self._waiters = self._waiters, []
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
         for loop, future in waiters:
-            if loop.is_closed():
-                continue
-            loop.call_soon_threadsafe(_resolve, future)
+            if loop is running:
+                _resolve(future)  # a reader on the producer's own loop: no wake-up write
+            elif not loop.is_closed():
+                loop.call_soon_threadsafe(_resolve, future)
 
     async def wait_change(self, known_deltas: int) -> None:
         if len(self.deltas) != known_deltas or self.final is not None:
