@@ -19,6 +19,7 @@ import time
 import uuid
 from typing import Any
 
+import orjson
 import structlog
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -261,4 +262,4 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._send({"type": "error", "message_id": message_id, "code": exc.code, "message": exc.message})
 
     async def _send(self, frame: dict) -> None:
-        await self.send(text_data=json.dumps(frame, separators=(",", ":")))
+        await self.send(text_data=orjson.dumps(frame).decode())
