@@ -98,6 +98,9 @@ OPENAI_CONNECT_TIMEOUT = env_float("OPENAI_CONNECT_TIMEOUT", 5.0, minimum=0.1)
 OPENAI_FIRST_TOKEN_TIMEOUT = env_float("OPENAI_FIRST_TOKEN_TIMEOUT", 30.0, minimum=0.1)
 OPENAI_IDLE_TIMEOUT = env_float("OPENAI_IDLE_TIMEOUT", 30.0, minimum=0.1)
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
+# The SDK's HTTP transport: aiohttp (the SDK's DefaultAioHttpClient; its C parser reads a paced
+# stream for about half the CPU per chunk) or httpx (the SDK's default).
+OPENAI_HTTP_CLIENT = env_choice("OPENAI_HTTP_CLIENT", ("aiohttp", "httpx"), "aiohttp")
 CHAT_SYSTEM_PROMPT = env_str("CHAT_SYSTEM_PROMPT", "")
 CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=256)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)

@@ -7,6 +7,11 @@ stream itself is read raw (``with_streaming_response``) and its server-sent even
 here with orjson: the SDK's object stream builds a pydantic model per chunk, about twenty
 times the CPU of reading the bytes and parsing the JSON, and a relay pays that per token.
 
+The HTTP transport is the SDK's aiohttp client (``OPENAI_HTTP_CLIENT``, default ``aiohttp``;
+``httpx`` for the SDK's default): each chunk of a paced stream is one read, and aiohttp's C
+parser and stream reader take about half the CPU of httpx's pure-Python layers per read. Its
+errors reach us as httpx errors (the SDK maps them), so the handling below serves both.
+
 Timeouts: the first chunk must arrive within ``OPENAI_FIRST_TOKEN_TIMEOUT`` of the request
 (connect included, ``OPENAI_CONNECT_TIMEOUT`` for the socket alone), then no gap between two
 chunks may exceed ``OPENAI_IDLE_TIMEOUT``. One ``asyncio.timeout`` deadline is moved forward
@@ -42,16 +47,20 @@ def _client() -> openai.AsyncOpenAI:
     if client is None:
         if not settings.OPENAI_API_KEY and not settings.OPENAI_BASE_URL:
             raise ServiceUnavailable("No model provider is configured (set OPENAI_API_KEY or OPENAI_BASE_URL).")
+        timeout = openai.Timeout(
+            connect=settings.OPENAI_CONNECT_TIMEOUT,
+            read=settings.OPENAI_IDLE_TIMEOUT,
+            write=10.0,
+            pool=settings.OPENAI_CONNECT_TIMEOUT,
+        )
         client = openai.AsyncOpenAI(
             api_key=settings.OPENAI_API_KEY or "not-needed",
             base_url=settings.OPENAI_BASE_URL or None,
             max_retries=settings.OPENAI_MAX_RETRIES,
-            timeout=openai.Timeout(
-                connect=settings.OPENAI_CONNECT_TIMEOUT,
-                read=settings.OPENAI_IDLE_TIMEOUT,
-                write=10.0,
-                pool=settings.OPENAI_CONNECT_TIMEOUT,
-            ),
+            timeout=timeout,
+            http_client=openai.DefaultAioHttpClient(timeout=timeout)
+            if settings.OPENAI_HTTP_CLIENT == "aiohttp"
+            else None,
         )
         _clients[loop] = client
     return client

@@ -35,8 +35,12 @@ def short_timeouts(settings, upstream):
     return upstream
 
 
+@pytest.mark.parametrize("http_client", ["aiohttp", "httpx"])  # the SDK's two transports (OPENAI_HTTP_CLIENT)
 @pytest.mark.parametrize("fault", list(FAULTS))
-async def test_websocket_sees_an_error_frame_and_keeps_what_arrived(alice, short_timeouts, fault):
+async def test_websocket_sees_an_error_frame_and_keeps_what_arrived(
+    alice, short_timeouts, fault, http_client, settings
+):
+    settings.OPENAI_HTTP_CLIENT = http_client
     upstream = short_timeouts
     behaviour, code, kept = FAULTS[fault][0](), FAULTS[fault][1], FAULTS[fault][2]
     upstream.enqueue(behaviour)
