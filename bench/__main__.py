@@ -117,8 +117,8 @@ def _steps(quick: bool) -> dict:
         "a": (
             "Stream relay, one reply at a time and four at once, at 20 ms pacing: the chat service under "
             "uvicorn with asyncio+h11 and with uvloop+httptools, against a raw SDK consumer (the SDK's raw "
-            "response, orjson per data line, nothing else) on the same core and event loop, the SDK's object "
-            "stream as context, and LiteLLM's proxy.",
+            "response over its aiohttp transport, as the service, orjson per data line, nothing else) on the "
+            "same core and event loop, the SDK's object stream (httpx transport) as context, and LiteLLM's proxy.",
             lambda r, s, a: relay.relay(r, s, a, rounds=3 if quick else 5, solo=2, four=8),
         ),
         "b": (

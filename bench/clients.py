@@ -145,6 +145,7 @@ async def ws_stream(ws, conversation_id: str | None) -> dict:
                     times.append(now)
                 elif kind == "ack":
                     t_ack = now
+                    conversation_id = frame["conversation_id"]
                 elif kind == "error":
                     errors += 1
                     error_code = f"{frame.get('code')}: {frame.get('message')}"
@@ -163,35 +164,48 @@ async def ws_stream(ws, conversation_id: str | None) -> dict:
             out["ack_to_first"] = times[0] - t_ack
     if error_code:
         out["exception"] = error_code
+    out["conversation_id"] = conversation_id
     return out
 
 
+TURNS_PER_CONVERSATION = 8
+
+
 class WsTarget:
-    """Streams through the chat service's websocket: one socket (and one conversation) per
-    stream slot, opened once and reused."""
+    """Streams through the chat service's websocket: one socket per stream slot, opened once
+    and reused. Each slot talks in a conversation of its own for ``TURNS_PER_CONVERSATION``
+    replies, then starts a new one (its next message names none), so every round sees
+    conversations of the same sizes, as users' are, rather than histories growing run-long."""
 
     def __init__(self, url: str, user: harness.User) -> None:
         self.url, self.user = url, user
-        self.slots: list[tuple[object, str | None]] = []
+        self.slots: list[list] = []  # [socket, conversation id, replies in it]
 
     async def _ensure(self, n: int) -> None:
         while len(self.slots) < n:
             ws = await ws_open(self.url, self.user)
-            self.slots.append((ws, await ws_conversation(ws)))
+            self.slots.append([ws, await ws_conversation(ws), 1])
 
     async def run(self, n: int, concurrency: int) -> list[dict]:
         """``n`` streams, ``concurrency`` at once (each slot runs its share back to back)."""
         await self._ensure(concurrency)
         per_slot = max(1, n // concurrency)
 
-        async def drive(ws, conversation_id):
-            return [await ws_stream(ws, conversation_id) for _ in range(per_slot)]
+        async def drive(slot):
+            results = []
+            for _ in range(per_slot):
+                if slot[2] >= TURNS_PER_CONVERSATION:
+                    slot[1], slot[2] = None, 0
+                out = await ws_stream(slot[0], slot[1])
+                slot[1], slot[2] = out.get("conversation_id") or slot[1], slot[2] + 1
+                results.append(out)
+            return results
 
-        batches = await asyncio.gather(*(drive(ws, c) for ws, c in self.slots[:concurrency]))
+        batches = await asyncio.gather(*(drive(slot) for slot in self.slots[:concurrency]))
         return [s for batch in batches for s in batch]
 
     async def close(self) -> None:
-        await asyncio.gather(*(ws.close() for ws, _ in self.slots), return_exceptions=True)
+        await asyncio.gather(*(slot[0].close() for slot in self.slots), return_exceptions=True)
         self.slots.clear()
 
 

@@ -38,7 +38,7 @@ PRODUCTION = "uvloop+httptools"  # gunicorn.chat.py's worker ("auto") with both 
 CPU_PER_DELTA = at_most(
     60,
     "us",
-    "most of it is below the relay: the raw consumer (the SDK's httpx2 read and an event-loop wake-up per "
+    "most of it is below the relay: the raw consumer (the SDK's aiohttp read and an event-loop wake-up per "
     "delta, nothing else, see its row) already costs more than the target; the relay adds its log, the "
     "reader's wake-up and a websocket frame",
 )
@@ -91,11 +91,22 @@ NO_ERRORS = equal(0, "0", "replies ended in error frames or sockets failed: the 
 class Consumer:
     """A bare SDK consumer subprocess (``bench.sdk_consumer``), pinned to the service's core."""
 
-    def __init__(self, base_url: str, mode: str, loop: str) -> None:
-        self.label = f"{mode} consumer ({loop})"
+    def __init__(self, base_url: str, mode: str, loop: str, http_client: str = "aiohttp") -> None:
+        self.label = f"{mode} consumer ({loop}, {http_client})"
         self.proc = subprocess.Popen(  # noqa: S603
             harness.pinned(
-                [sys.executable, "-m", "bench.sdk_consumer", base_url, "--mode", mode, "--loop", loop],
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.sdk_consumer",
+                    base_url,
+                    "--mode",
+                    mode,
+                    "--loop",
+                    loop,
+                    "--http-client",
+                    http_client,
+                ],
                 harness.SERVICE_CPU,
             ),
             cwd=harness.ROOT,
@@ -218,7 +229,7 @@ def relay(report: Report, stack: harness.Stack, auth_target: str, *, rounds: int
                 report.context["litellm"] = f"LiteLLM unavailable: {litellm_reason}"
             for loop in ("asyncio", "uvloop"):
                 consumers[loop] = Consumer(upstream.base_url, "raw", loop)
-            consumers["sdk"] = Consumer(upstream.base_url, "sdk", "asyncio")
+            consumers["sdk"] = Consumer(upstream.base_url, "sdk", "asyncio", "httpx")  # the SDK as most use it
             sdk_rows = asyncio.run(_relay_rounds(sides, consumers, rounds, solo, four))
         finally:
             for consumer in consumers.values():
@@ -375,17 +386,20 @@ def _relay_report(report: Report, sides: list[Side], sdk_rows: list[dict], litel
     # context: the baselines
     report.add(
         b,
-        "raw consumer CPU per delta (asyncio)",
+        "raw consumer CPU per delta (asyncio, aiohttp transport)",
         median([r["raw_asyncio_cpu_per_delta"] for r in sdk_rows]) * 1e6,
         "us",
     )
     report.add(
-        b, "raw consumer CPU per delta (uvloop)", median([r["raw_uvloop_cpu_per_delta"] for r in sdk_rows]) * 1e6, "us"
+        b,
+        "raw consumer CPU per delta (uvloop, aiohttp transport)",
+        median([r["raw_uvloop_cpu_per_delta"] for r in sdk_rows]) * 1e6,
+        "us",
     )
     sdk_cpu = median([r["sdk_cpu_per_delta"] for r in sdk_rows]) * 1e6
     report.add(
         b,
-        "SDK object-stream consumer CPU per delta (asyncio)",
+        "SDK object-stream consumer CPU per delta (asyncio, httpx transport)",
         sdk_cpu,
         "us",
         note="context: the SDK's pydantic chunks",

@@ -1,9 +1,10 @@
 """The direct baselines: a bare ``openai`` SDK consumer reading the fake upstream.
 
-``python -m bench.sdk_consumer BASE_URL [--mode raw|sdk] [--loop asyncio|uvloop]``
+``python -m bench.sdk_consumer BASE_URL [--mode raw|sdk] [--loop asyncio|uvloop] [--http-client aiohttp|httpx]``
 
-Two modes, one client (``AsyncOpenAI``, no retries), the request the chat service makes
-(``stream=True``, ``include_usage``):
+Two modes, one client (``AsyncOpenAI``, no retries; over the SDK's aiohttp transport, as the
+chat service's default ``OPENAI_HTTP_CLIENT``, unless ``--http-client httpx``), the request the
+chat service makes (``stream=True``, ``include_usage``):
 
 * ``raw``: what the chat service's openai provider does and nothing else:
   ``client.chat.completions.with_streaming_response.create(...)``, then
@@ -102,8 +103,9 @@ async def _run(client: openai.AsyncOpenAI, one, n: int, concurrency: int) -> dic
     return {"streams": streams, "cpu": time.process_time() - cpu, "wall": time.perf_counter() - wall}
 
 
-async def main(base_url: str, mode: str) -> None:
-    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0)
+async def main(base_url: str, mode: str, http_client: str) -> None:
+    transport = openai.DefaultAioHttpClient() if http_client == "aiohttp" else None
+    client = openai.AsyncOpenAI(base_url=base_url, api_key="sk-bench", max_retries=0, http_client=transport)
     one = _one_raw if mode == "raw" else _one_sdk
     loop = asyncio.get_running_loop()
     while True:
@@ -121,10 +123,11 @@ if __name__ == "__main__":
     parser.add_argument("base_url")
     parser.add_argument("--mode", choices=("raw", "sdk"), default="raw")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--http-client", choices=("aiohttp", "httpx"), default="aiohttp")
     args = parser.parse_args()
     if args.loop == "uvloop":
         import uvloop
 
-        uvloop.run(main(args.base_url, args.mode))
+        uvloop.run(main(args.base_url, args.mode, args.http_client))
     else:
-        asyncio.run(main(args.base_url, args.mode))
+        asyncio.run(main(args.base_url, args.mode, args.http_client))
