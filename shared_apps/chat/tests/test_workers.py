@@ -95,9 +95,12 @@ def test_a_reply_produced_in_one_worker_is_resumed_in_the_other(alice, upstream,
     # when: the client reconnects until the other worker accepts it, and resumes there
     with contextlib.ExitStack() as opened:
         for _ in range(200):  # which worker accepts is the kernel's choice: ask often
-            there = opened.enter_context(ws_client.connect(url, additional_headers=headers))
+            attempt = contextlib.ExitStack()
+            there = attempt.enter_context(ws_client.connect(url, additional_headers=headers))
             if _worker_serving(workers, there.socket.getsockname()[1]) not in (producer, None):
+                opened.enter_context(attempt)
                 break
+            attempt.close()  # not kept open: the user's socket cap would refuse the next ones
         else:
             pytest.fail("the kernel never handed a connection to the second worker")
         there.send(json.dumps({"type": "resume", "message_id": start["message_id"], "after_seq": 2}))
