@@ -2,7 +2,7 @@
  * The web chat page (/app/): plain JavaScript on the public contract only.
  *
  *   auth service REST (cross-origin, CORS):  /v1/auth/signup, signin, refresh, signout
- *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]]
+ *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]], /v1/chat/models
  *   chat websocket (same origin):            /ws/chat/, first frame {"type": "auth", "token"}
  *
  * Everything the model or a user wrote is put on the page with textContent, never as HTML.
@@ -24,6 +24,7 @@
     actions: $("conversation-actions"), renameOpen: $("rename-open"), renameForm: $("rename-form"),
     renameInput: $("rename-input"), renameCancel: $("rename-cancel"), deleteConversation: $("delete-conversation"),
     messages: $("messages"), composer: $("composer"), input: $("composer-input"), send: $("send"), stop: $("stop"),
+    modelPicker: $("model-picker"), model: $("model-select"),
   };
 
   // ---- words for errors -------------------------------------------------------------------------
@@ -207,6 +208,7 @@
     conversationNew();
     socketOpen();
     conversationsLoad().catch(handleError);
+    modelsLoad().catch(() => { el.modelPicker.hidden = true; }); // no selector: the service's default
     el.input.focus();
   }
 
@@ -220,6 +222,8 @@
     state.currentId = null;
     el.list.textContent = "";
     el.messages.textContent = "";
+    el.model.textContent = "";
+    el.modelPicker.hidden = true;
     el.who.hidden = true;
     el.chatView.hidden = true;
     el.authView.hidden = false;
@@ -235,6 +239,26 @@
   async function signOut() {
     const ending = signedOut("");
     if (ending) await authPost("signout", {}, ending.access).catch(() => {});
+  }
+
+  // ---- models ------------------------------------------------------------------------------------------
+  // GET /v1/chat/models -> {models: [{id}], default}; the chosen one goes in each message frame.
+  async function modelsLoad() {
+    const data = await chatApi("GET", "models");
+    const ids = (data.models || []).map((m) => m.id).filter(Boolean);
+    el.model.textContent = "";
+    for (const id of ids) {
+      const option = document.createElement("option");
+      option.value = id;
+      option.textContent = id;
+      el.model.append(option);
+    }
+    if (ids.includes(data.default)) el.model.value = data.default;
+    el.modelPicker.hidden = ids.length === 0;
+  }
+
+  function modelChosen() {
+    return el.modelPicker.hidden ? "" : el.model.value;
   }
 
   // ---- conversations -----------------------------------------------------------------------------------
@@ -291,6 +315,8 @@
     let page = await chatApi("GET", `${path}?limit=${HISTORY_PAGE}`);
     if (page.total > HISTORY_PAGE) page = await chatApi("GET", `${path}?limit=${HISTORY_PAGE}&offset=${page.total - HISTORY_PAGE}`);
     if (state.currentId !== id) return;
+    const lastReply = page.messages.filter((m) => m.role === "assistant").pop();
+    if (lastReply && [...el.model.options].some((o) => o.value === lastReply.model)) el.model.value = lastReply.model;
     for (const message of page.messages) {
       const view = messageRender(message);
       if (message.role === "assistant" && message.status === "streaming") {
@@ -423,6 +449,8 @@
     showAlert("");
     const frame = { type: "message", content, client_message_id: uuid4() };
     if (state.currentId) frame.conversation_id = state.currentId;
+    const model = modelChosen();
+    if (model) frame.model = model;
     const view = messageRender({ role: "user", content, status: "complete" });
     state.pending = { frame, view };
     el.input.value = "";

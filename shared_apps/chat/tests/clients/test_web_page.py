@@ -3,6 +3,10 @@
 Needs Debian's Chromium at /usr/bin/chromium (``.ci/run`` installs it); never a browser build
 downloaded by Playwright.
 
+The model tests run against a second front door on the same databases
+(``testkit.stack.stack_front_start``) whose chat process talks to ``testkit.fake_openai``, so a test
+scripts exactly what the model answers and sees which model it was asked for.
+
 The first test saves a screenshot of the page to var/screenshots/chat-page.png (var/ is gitignored,
 so a test run leaves the work tree clean); to refresh the README's picture, copy it over
 docs/screenshots/chat-page.png and commit that on purpose.
@@ -19,7 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.stack import PASSWORD, ROOT, new_email
+from testkit.fake_openai import FakeOpenAIServer, reply
+from testkit.stack import PASSWORD, ROOT, new_email, stack_front_start, stack_stop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,8 +62,7 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, stack):
+def open_page(browser):
     # A phone-sized screen: the page must be usable there.
     context = browser.new_context(viewport={"width": 390, "height": 844})
     context.set_default_timeout(20_000)
@@ -66,9 +70,54 @@ def page(browser, stack):
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
     page.on("console", lambda m: page.problems.append(m.text) if "Content Security Policy" in m.text else None)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, stack):
+    context, page = open_page(browser)
     yield page
     context.close()
     stack.check_alive()
+
+
+@pytest.fixture(scope="module")
+def upstream_server():
+    with FakeOpenAIServer(delta_count=8, delta_interval=0.02) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def front(stack, upstream_server, tmp_path_factory):
+    """The stack's databases behind a chat process whose model is the fake upstream, offering
+    two models (``fake-a``, the default, and ``fake-b``)."""
+    running = stack_front_start(
+        stack,
+        tmp_path_factory.mktemp("front"),
+        CHAT_PROVIDER="openai",
+        OPENAI_BASE_URL=upstream_server.base_url,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_MAX_RETRIES="0",
+        CHAT_MODEL="fake-a",
+        CHAT_ALLOWED_MODELS="fake-a,fake-b",
+    )
+    yield running
+    stack_stop(running)
+
+
+@pytest.fixture
+def upstream(upstream_server):
+    upstream_server.reset()
+    yield upstream_server
+    upstream_server.reset()
+
+
+@pytest.fixture
+def front_page(browser, front):
+    context, page = open_page(browser)
+    yield page
+    context.close()
+    front.check_alive()
 
 
 def sign_up(page, stack) -> str:
@@ -280,3 +329,31 @@ def test_a_session_revoked_elsewhere_is_said_in_words_and_asks_to_sign_in(page, 
     # then: the socket is closed (4401), the refresh fails, and the page says so
     page.get_by_role("alert").get_by_text("Your session has ended").wait_for()
     assert page.locator("#auth-view").is_visible() and page.locator("#chat-view").is_hidden()
+
+
+# ---- against the fake upstream: models ------------------------------------------------------------
+
+
+def test_models_are_offered_and_the_chosen_one_is_asked_for(front_page, front, upstream):
+    # given
+    page = front_page
+    sign_up(page, front)
+    picker = page.get_by_label("Model")
+    picker.locator("option[value='fake-b']").wait_for(state="attached")
+    assert picker.input_value() == "fake-a"  # the default, preselected
+    assert [o.get_attribute("value") for o in picker.locator("option").all()] == ["fake-a", "fake-b"]
+    # when: the default
+    upstream.enqueue(reply("first", delta_count=1))
+    send(page, "one")
+    wait_status(page, "complete")
+    # then
+    assert upstream.chat_requests[-1].json["model"] == "fake-a"
+    # when: another model chosen
+    picker.select_option("fake-b")
+    upstream.enqueue(reply("second", delta_count=1))
+    send(page, "two")
+    page.locator("#messages .message.assistant[data-status='complete']").nth(1).wait_for()
+    # then
+    assert upstream.chat_requests[-1].json["model"] == "fake-b"
+    assert reply_text(page) == "second"
+    assert page.problems == []
