@@ -5,8 +5,11 @@
  *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]], /v1/chat/models
  *   chat websocket (same origin):            /ws/chat/, first frame {"type": "auth", "token"}
  *
- * Everything the model or a user wrote is put on the page with textContent, never as HTML.
- * The page's Content-Security-Policy allows no inline script, so this file is the only code.
+ * What users write is put on the page with textContent, never as HTML. The model's replies are
+ * Markdown, rendered by the vendored markdown-it (vendor/, loaded before this file) with raw HTML
+ * off, then cleaned against an allowlist of elements and attributes: model output never becomes
+ * markup of its own. The page's Content-Security-Policy allows no inline script, so these two
+ * files are the only code.
  */
 "use strict";
 
@@ -88,6 +91,81 @@
     b[8] = (b[8] & 0x3f) | 0x80;
     const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ---- Markdown -------------------------------------------------------------------------------------
+  // markdown-it with raw HTML off: "<script>" in a reply is text. Its validateLink (kept) refuses
+  // javascript:, vbscript:, file: and data: links; images are switched off, so a reply loads
+  // nothing (they show as links); links open in a new tab with no opener and no referrer. The
+  // rendered HTML is parsed in an inert <template> and checked against an allowlist before it is
+  // shown, so even a renderer bug could not add a script, a handler or a style.
+  const markdown = (() => {
+    if (typeof window.markdownit !== "function") return null; // the vendored file did not load: plain text
+    const md = window.markdownit({ html: false, linkify: false, typographer: false, breaks: true });
+    md.disable("image");
+    md.core.ruler.push("no_style", (state) => {
+      // Table cell alignment comes as style="text-align: …", which the CSP would refuse anyway.
+      const strip = (tokens) => {
+        for (const token of tokens) {
+          if (token.attrs) token.attrs = token.attrs.filter(([name]) => name !== "style");
+          if (token.children) strip(token.children);
+        }
+      };
+      strip(state.tokens);
+    });
+    const linkOpen = md.renderer.rules.link_open || ((tokens, idx, options, env, self) => self.renderToken(tokens, idx, options));
+    md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+      tokens[idx].attrSet("target", "_blank");
+      tokens[idx].attrSet("rel", "noopener noreferrer");
+      return linkOpen(tokens, idx, options, env, self);
+    };
+    return md;
+  })();
+
+  const MARKDOWN_ELEMENTS = new Set([
+    "P", "BR", "HR", "EM", "STRONG", "S", "CODE", "PRE", "BLOCKQUOTE", "UL", "OL", "LI", "A",
+    "H1", "H2", "H3", "H4", "H5", "H6", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD",
+  ]);
+  const MARKDOWN_ATTRIBUTES = { A: ["href", "title", "target", "rel"], OL: ["start"], CODE: ["class"] };
+  const SAFE_HREF = /^(https?:|mailto:)/i;
+
+  function markdownClean(parent) {
+    for (const node of [...parent.childNodes]) {
+      if (node.nodeType === Node.TEXT_NODE) continue;
+      if (node.nodeType !== Node.ELEMENT_NODE || !MARKDOWN_ELEMENTS.has(node.tagName)) {
+        node.replaceWith(document.createTextNode(node.textContent || ""));
+        continue;
+      }
+      const allowed = MARKDOWN_ATTRIBUTES[node.tagName] || [];
+      for (const { name } of [...node.attributes]) {
+        if (!allowed.includes(name)) node.removeAttribute(name);
+      }
+      if (node.tagName === "CODE" && !/^language-[\w+#.-]+$/.test(node.getAttribute("class") || "")) {
+        node.removeAttribute("class");
+      }
+      markdownClean(node);
+      if (node.tagName === "A" && !SAFE_HREF.test(node.getAttribute("href") || "")) {
+        node.replaceWith(...node.childNodes); // a link that is not http(s) or mailto stays as its text
+      }
+    }
+  }
+
+  function markdownFragment(text) {
+    const template = document.createElement("template");
+    template.innerHTML = markdown.render(text);
+    const fragment = template.content;
+    markdownClean(fragment);
+    // The renderer puts a newline between blocks; at the top level it is no text of the reply.
+    for (const node of [...fragment.childNodes]) {
+      if (node.nodeType === Node.TEXT_NODE && !node.textContent.trim()) node.remove();
+    }
+    return fragment;
+  }
+
+  // A message's text on screen: assistant replies as Markdown, everything else as plain text.
+  function textShow(view, text) {
+    if (view.markdown) view.text.replaceChildren(markdownFragment(text));
+    else view.text.textContent = text;
   }
 
   // ---- tokens -------------------------------------------------------------------------------------
@@ -365,15 +443,16 @@
     const whoSaid = document.createElement("span");
     whoSaid.className = "who-said";
     whoSaid.textContent = message.role === "user" ? "You" : "Assistant";
-    const text = document.createElement("p");
-    text.className = "text";
-    text.textContent = message.content || "";
+    const asMarkdown = message.role === "assistant" && markdown !== null;
+    const text = document.createElement(asMarkdown ? "div" : "p");
+    text.className = asMarkdown ? "text markdown" : "text";
     const note = document.createElement("span");
     note.className = "note";
     item.append(whoSaid, text, note);
     if (message.id) item.dataset.id = message.id;
     el.messages.append(item);
-    const view = { item, text, note };
+    const view = { item, text, note, markdown: asMarkdown };
+    textShow(view, message.content || "");
     messageStatusSet(view, message.status);
     el.messages.scrollTop = el.messages.scrollHeight;
     return view;
@@ -385,13 +464,14 @@
     view.note.textContent = extra || STATUS_NOTES[status] || "";
   }
 
-  // Replies being followed on the socket: id -> {view, seq, text, floor, done}.
+  // Replies being followed on the socket: id -> {view, seq, text, floor, done, frame}. The text is
+  // re-rendered whole (Markdown depends on what follows) at most once per animation frame.
   const replies = new Map();
 
   function replyTrack(messageId, view, floor = 0) {
     let reply = replies.get(messageId);
     if (!reply) {
-      reply = { view, seq: 0, text: "", floor, done: false };
+      reply = { view, seq: 0, text: "", floor, done: false, frame: 0 };
       replies.set(messageId, reply);
       view.item.setAttribute("aria-busy", "true");
     }
@@ -411,18 +491,29 @@
     }
     reply.seq = frame.seq;
     reply.text += frame.content;
-    if (reply.text.length >= reply.floor) reply.view.text.textContent = reply.text;
+    if (reply.text.length >= reply.floor) replyShowSoon(reply);
     if (state.reply === frame.message_id) setStatus("");
-    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function replyShowSoon(reply) {
+    if (reply.frame) return;
+    reply.frame = requestAnimationFrame(() => {
+      reply.frame = 0;
+      if (reply.done) return;
+      textShow(reply.view, reply.text);
+      el.messages.scrollTop = el.messages.scrollHeight;
+    });
   }
 
   function replyFinished(messageId, message, errorText) {
     const reply = replies.get(messageId);
     if (reply && !reply.done) {
       reply.done = true;
+      cancelAnimationFrame(reply.frame);
+      reply.frame = 0;
       reply.view.item.removeAttribute("aria-busy");
       if (message) {
-        reply.view.text.textContent = message.content;
+        textShow(reply.view, message.content);
         messageStatusSet(reply.view, message.status);
       } else {
         messageStatusSet(reply.view, "failed", errorText);

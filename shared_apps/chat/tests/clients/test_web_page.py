@@ -3,7 +3,7 @@
 Needs Debian's Chromium at /usr/bin/chromium (``.ci/run`` installs it); never a browser build
 downloaded by Playwright.
 
-The model tests run against a second front door on the same databases
+The Markdown and model tests run against a second front door on the same databases
 (``testkit.stack.stack_front_start``) whose chat process talks to ``testkit.fake_openai``, so a test
 scripts exactly what the model answers and sees which model it was asked for.
 
@@ -14,6 +14,7 @@ docs/screenshots/chat-page.png and commit that on purpose.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -39,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = ROOT / "var" / "screenshots" / "chat-page.png"  # never under docs/: tracked files stay as they are
 LONG = " ".join(f"word{i}" for i in range(30))  # a reply of ~45 words: several seconds
+VENDOR = ROOT / "shared_apps" / "chat" / "static" / "chat" / "vendor"
 
 
 def expected_answer(content: str, turn: int = 1) -> str:
@@ -331,7 +333,19 @@ def test_a_session_revoked_elsewhere_is_said_in_words_and_asks_to_sign_in(page, 
     assert page.locator("#auth-view").is_visible() and page.locator("#chat-view").is_hidden()
 
 
-# ---- against the fake upstream: models ------------------------------------------------------------
+# ---- against the fake upstream: models and Markdown ------------------------------------------------
+
+
+def test_the_vendored_renderer_is_the_one_recorded(front):
+    # bin/vendor-markdown-it copies the published file unchanged and records its digest
+    recorded = dict(line.split(" ", 1) for line in (VENDOR / "VERSION").read_text().splitlines())
+    script = (VENDOR / "markdown-it.umd.min.js").read_bytes()
+    assert hashlib.sha256(script).hexdigest() == recorded["sha256"]
+    assert "MIT" in (VENDOR / "markdown-it.LICENSE").read_text()
+    # it is served from the page's own origin (script-src 'self')
+    with urllib.request.urlopen(f"{front.chat_url}/app/assets/vendor/markdown-it.umd.min.js") as response:
+        assert response.read() == script
+        assert "javascript" in response.headers["Content-Type"]
 
 
 def test_models_are_offered_and_the_chosen_one_is_asked_for(front_page, front, upstream):
@@ -356,4 +370,82 @@ def test_models_are_offered_and_the_chosen_one_is_asked_for(front_page, front, u
     # then
     assert upstream.chat_requests[-1].json["model"] == "fake-b"
     assert reply_text(page) == "second"
+    assert page.problems == []
+
+
+MARKDOWN = (
+    "Here is a plan:\n\n"
+    "- pack *light*\n"
+    "- take `sunscreen`\n\n"
+    "See [the guide](https://example.com/guide?a=1&b=2).\n\n"
+    "```python\n"
+    "print('<b>hi</b>')\n"
+    "```\n"
+)
+
+
+def test_a_reply_is_rendered_as_markdown_while_it_streams(front_page, front, upstream):
+    # given: the list arrives first, the rest slowly
+    page = front_page
+    sign_up(page, front)
+    rest = MARKDOWN.split("\n\n", 1)[1]
+    upstream.enqueue(
+        reply(["Here is a plan:\n\n", *[rest[i : i + 4] for i in range(0, len(rest), 4)]], delta_interval=0.1)
+    )
+    # when
+    send(page, "how do I travel?")
+    # then: the list is a list while the reply is still being written
+    page.wait_for_function(
+        "() => { const r = [...document.querySelectorAll('#messages .message.assistant')].pop();"
+        " return r && r.dataset.status === 'streaming' && r.querySelectorAll('.text ul > li').length >= 1 }"
+    )
+    wait_status(page, "complete")
+    text = last_reply(page).locator(".text")
+    assert text.locator("ul > li").all_text_contents() == ["pack light", "take sunscreen"]
+    assert text.locator("li em").text_content() == "light"
+    assert text.locator("li code").text_content() == "sunscreen"
+    link = text.locator("a")
+    assert link.count() == 1
+    assert link.get_attribute("href") == "https://example.com/guide?a=1&b=2"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert link.get_attribute("target") == "_blank"
+    assert text.locator("pre > code").text_content() == "print('<b>hi</b>')\n"
+    assert text.locator("b").count() == 0
+    # user messages stay plain text
+    assert page.locator("#messages .message.user .text").text_content() == "how do I travel?"
+    assert page.locator("#messages .message.user .text *").count() == 0
+    assert page.problems == []
+
+
+def test_markup_from_the_model_never_becomes_markup_or_runs(front_page, front, upstream):
+    # given: a model answering with script, an image with a handler and a javascript: link
+    page = front_page
+    response = page.goto(front.page_url)
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    sign_up(page, front)
+    hostile = (
+        "<script>window.__pwned=1</script>\n\n"
+        '<img src=x onerror="window.__pwned=2">\n\n'
+        "[x](javascript:window.__pwned=3) and ![y](javascript:window.__pwned=4)\n\n"
+        '<a href="javascript:window.__pwned=5">z</a> [w](JaVaScRiPt:window.__pwned=6)'
+    )
+    upstream.enqueue(reply(hostile, delta_count=12))
+    # when
+    send(page, "be evil")
+    wait_status(page, "complete")
+    # then: nothing ran, and the reply made no script, image or javascript: link
+    text = last_reply(page).locator(".text")
+    assert "<script>window.__pwned=1</script>" in text.text_content()
+    assert '<img src=x onerror="window.__pwned=2">' in text.text_content()
+    assert page.locator("#messages script, #messages img, #messages [onerror]").count() == 0
+    assert (
+        page.locator("#messages a[href]").evaluate_all(
+            "links => links.filter(a => !/^https?:|^mailto:/i.test(a.getAttribute('href'))).length"
+        )
+        == 0
+    )
+    assert page.locator("#messages a").count() == 0
+    page.wait_for_timeout(300)  # an image's onerror would have fired by now
+    assert page.evaluate("window.__pwned") is None
     assert page.problems == []
