@@ -675,12 +675,31 @@
         replyFinished(frame.message.id, frame.message);
         conversationsLoad().catch(handleError);
         break;
+      case "title":
+        titleReceived(frame);
+        break;
       case "error":
         frameError(frame);
         break;
       default:
         break;
     }
+  }
+
+  // {"type": "title", conversation_id, title}: the service named a conversation by itself.
+  function titleReceived(frame) {
+    if (typeof frame.conversation_id !== "string" || typeof frame.title !== "string") return;
+    const conversation = state.conversations.find((c) => c.id === frame.conversation_id);
+    if (!conversation) {
+      // Not listed yet (a new conversation whose listing is still on its way): list again.
+      conversationsLoad().catch(handleError);
+      return;
+    }
+    conversation.title = frame.title;
+    for (const button of el.list.querySelectorAll("button")) {
+      if (button.dataset.id === frame.conversation_id) button.textContent = frame.title || "Untitled conversation";
+    }
+    if (frame.conversation_id === state.currentId) el.title.textContent = frame.title || "Untitled conversation";
   }
 
   function frameError(frame) {

@@ -333,6 +333,35 @@ def test_a_session_revoked_elsewhere_is_said_in_words_and_asks_to_sign_in(page, 
     assert page.locator("#auth-view").is_visible() and page.locator("#chat-view").is_hidden()
 
 
+def test_a_title_frame_renames_the_conversation_in_the_list_and_heading(page, stack):
+    # given: the page's socket runs through Playwright, which can add frames of its own
+    sockets = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        server.on_message(ws.send)
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r".*/ws/chat/$"), route)
+    sign_up(page, stack)
+    send(page, "plan a trip")
+    wait_status(page, "complete")
+    conversations = page.get_by_role("navigation", name="Conversations")
+    conversations.get_by_role("button", name="plan a trip").wait_for()
+    conversation_id = page.locator("#conversation-list button").first.get_attribute("data-id")
+    # when: the service names the conversation (the frame the server will push)
+    title = {"type": "title", "conversation_id": conversation_id, "title": "Trip to <Lisbon>"}
+    sockets[-1].send(json.dumps(title))
+    # then
+    page.get_by_role("heading", name="Trip to <Lisbon>").wait_for()
+    conversations.get_by_role("button", name="Trip to <Lisbon>").wait_for()
+    assert page.locator("#conversation-list button").all_text_contents() == ["Trip to <Lisbon>"]
+    # and a title for a conversation the page does not know makes it list the conversations again
+    with page.expect_response(lambda r: "/v1/chat/conversations?" in r.url):
+        sockets[-1].send(json.dumps({**title, "conversation_id": "00000000-0000-4000-8000-000000000000"}))
+    assert page.problems == []
+
+
 # ---- against the fake upstream: models and Markdown ------------------------------------------------
 
 
