@@ -340,7 +340,7 @@
   }
 
   // ---- conversations -----------------------------------------------------------------------------------
-  const state = { conversations: [], currentId: null, pending: null, reply: null };
+  const state = { conversations: [], currentId: null, pending: null, reply: null, branching: false };
 
   async function conversationsLoad() {
     const data = await chatApi("GET", "conversations?limit=100");
@@ -451,9 +451,10 @@
     item.append(whoSaid, text, note);
     if (message.id) item.dataset.id = message.id;
     el.messages.append(item);
-    const view = { item, text, note, markdown: asMarkdown };
+    const view = { item, text, note, markdown: asMarkdown, branch: null };
     textShow(view, message.content || "");
     messageStatusSet(view, message.status);
+    branchControlsSet(view, message);
     el.messages.scrollTop = el.messages.scrollHeight;
     return view;
   }
@@ -515,6 +516,7 @@
       if (message) {
         textShow(reply.view, message.content);
         messageStatusSet(reply.view, message.status);
+        branchControlsSet(reply.view, message);
       } else {
         messageStatusSet(reply.view, "failed", errorText);
       }
@@ -527,9 +529,89 @@
   }
 
   function buttonsUpdate() {
-    const busy = Boolean(state.pending || state.reply);
+    const busy = Boolean(state.pending || state.reply || state.branching);
     el.send.disabled = busy;
     el.stop.disabled = !state.reply;
+    for (const button of el.messages.querySelectorAll(".branch button")) {
+      button.disabled = busy || button.dataset.edge === "true";
+    }
+  }
+
+  // ---- branches ----------------------------------------------------------------------------------------
+  // With a service that keeps every version of a message (messages carry parent_id and sibling_ids:
+  // the messages at that place, itself included, oldest first), a message with siblings shows
+  // "‹ 2 / 3 ›" and a finished reply shows Regenerate. A message without sibling_ids (a service
+  // without branches) shows neither, so the page works the same against either.
+  function branchControlsSet(view, message) {
+    if (view.branch) view.branch.remove();
+    view.branch = null;
+    if (!message || !message.id || !Array.isArray(message.sibling_ids)) return;
+    const siblings = message.sibling_ids.filter((id) => typeof id === "string");
+    const bar = document.createElement("div");
+    bar.className = "branch";
+    const at = siblings.indexOf(message.id);
+    if (siblings.length > 1 && at >= 0) {
+      const nav = document.createElement("span");
+      nav.className = "branch-nav";
+      nav.setAttribute("role", "group");
+      nav.setAttribute("aria-label", "Versions of this message");
+      const step = (label, words, to) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = label;
+        button.setAttribute("aria-label", words);
+        button.dataset.edge = String(to < 0 || to >= siblings.length);
+        button.addEventListener("click", guard(() => branchShow(siblings[to])));
+        return button;
+      };
+      const position = document.createElement("span");
+      position.className = "branch-position";
+      position.textContent = `${at + 1} / ${siblings.length}`;
+      nav.append(step("‹", "Previous version", at - 1), position, step("›", "Next version", at + 1));
+      bar.append(nav);
+    }
+    if (message.role === "assistant" && message.status !== "streaming") {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "regenerate";
+      button.textContent = "Regenerate";
+      button.addEventListener("click", guard(() => replyRegenerate(message.id)));
+      bar.append(button);
+    }
+    if (!bar.childNodes.length) return;
+    view.item.append(bar);
+    view.branch = bar;
+    buttonsUpdate();
+  }
+
+  // Show the branch through another version (PUT .../branch), then the conversation as it now is.
+  async function branchShow(messageId) {
+    if (!messageId) return;
+    await branchChange(() =>
+      chatApi("PUT", `conversations/${encodeURIComponent(state.currentId)}/branch`, { leaf_message_id: messageId }));
+  }
+
+  // Ask for another answer in the reply's place (a new sibling), then show the conversation: a reply
+  // still being written is resumed from the socket as when opening any conversation.
+  async function replyRegenerate(messageId) {
+    setStatus("Asking for another answer…");
+    await branchChange(() => chatApi("POST", `messages/${encodeURIComponent(messageId)}/regenerate`, {}));
+  }
+
+  async function branchChange(call) {
+    const id = state.currentId;
+    if (!id || state.pending || state.reply || state.branching) return;
+    showAlert("");
+    state.branching = true;
+    buttonsUpdate();
+    try {
+      await call();
+    } finally {
+      state.branching = false;
+      buttonsUpdate();
+    }
+    if (state.currentId === id) await conversationOpen(id);
+    if (!state.reply) setStatus("");
   }
 
   // ---- sending -----------------------------------------------------------------------------------------
@@ -650,6 +732,7 @@
         state.pending = null;
         if (pending) {
           pending.view.item.dataset.id = frame.user_message.id;
+          branchControlsSet(pending.view, frame.user_message);
           if (!state.currentId) {
             state.currentId = frame.conversation_id;
             conversationsLoad().catch(handleError);

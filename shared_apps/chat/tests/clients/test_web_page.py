@@ -478,3 +478,52 @@ def test_markup_from_the_model_never_becomes_markup_or_runs(front_page, front, u
     page.wait_for_timeout(300)  # an image's onerror would have fired by now
     assert page.evaluate("window.__pwned") is None
     assert page.problems == []
+
+
+def test_branch_controls_show_only_when_messages_carry_siblings(page, stack):
+    # given: a service without branches (today's): no arrows, no Regenerate
+    sign_up(page, stack)
+    send(page, "hi")
+    wait_status(page, "complete")
+    assert page.locator("#messages .branch").count() == 0
+    # when: the history says the reply has an older sibling (the message shape branches will add;
+    # the requests the buttons make are answered here, not by the service)
+    older = "00000000-0000-4000-8000-0000000000aa"
+    calls = []
+
+    def with_siblings(route):
+        body = route.fetch().json()
+        for message in body["messages"]:
+            message["parent_id"] = None
+            message["sibling_ids"] = [older, message["id"]] if message["role"] == "assistant" else [message["id"]]
+        route.fulfill(json=body)
+
+    def branch_call(route):
+        calls.append((route.request.method, route.request.url.split("/v1/chat/")[1], route.request.post_data_json))
+        route.fulfill(json={})
+
+    page.route(re.compile(r".*/v1/chat/conversations/[^/]+/messages\?.*"), with_siblings)
+    page.route(re.compile(r".*/v1/chat/(conversations/[^/]+/branch|messages/[^/]+/regenerate)$"), branch_call)
+    page.locator("#conversation-list button").first.click()
+    # then
+    reply = last_reply(page)
+    reply.get_by_text("2 / 2").wait_for()
+    assert reply.get_by_role("button", name="Previous version").is_enabled()
+    assert reply.get_by_role("button", name="Next version").is_disabled()
+    assert page.locator("#messages .message.user .branch").count() == 0  # one version: nothing to show
+    # when: the older version, then another answer
+    reply_id = reply.get_attribute("data-id")
+    conversation_id = page.locator("#conversation-list button").first.get_attribute("data-id")
+    history = re.compile(r".*/v1/chat/conversations/[^/]+/messages\?.*")
+    with page.expect_response(history):  # the conversation shown again, as the branch now is
+        reply.get_by_role("button", name="Previous version").click()
+    with page.expect_response(history):
+        last_reply(page).get_by_role("button", name="Regenerate").click()
+    # then
+    last_reply(page).get_by_role("button", name="Regenerate").wait_for()
+    assert page.get_by_role("button", name="Send").is_enabled()
+    assert calls == [
+        ("PUT", f"conversations/{conversation_id}/branch", {"leaf_message_id": older}),
+        ("POST", f"messages/{reply_id}/regenerate", {}),
+    ]
+    assert page.problems == []
