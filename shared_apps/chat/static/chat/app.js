@@ -132,7 +132,11 @@
   function markdownClean(parent) {
     for (const node of [...parent.childNodes]) {
       if (node.nodeType === Node.TEXT_NODE) continue;
-      if (node.nodeType !== Node.ELEMENT_NODE || !MARKDOWN_ELEMENTS.has(node.tagName)) {
+      if (node.nodeType !== Node.ELEMENT_NODE) {
+        node.remove(); // a comment or the like: nothing of the reply's text
+        continue;
+      }
+      if (!MARKDOWN_ELEMENTS.has(node.tagName)) {
         node.replaceWith(document.createTextNode(node.textContent || ""));
         continue;
       }
