@@ -143,3 +143,51 @@ def require_tool(path_or_name: str, why: str) -> str:
     if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
         pytest.fail(reason)
     pytest.skip(reason)
+
+
+def stack_front_start(stack: Stack, tmp: Path, **chat_env: str) -> Stack:
+    """Another front door on ``stack``'s databases: an auth REST process whose CORS list holds the
+    new chat origin, and a chat ASGI process with ``chat_env`` over the stack's chat settings
+    (e.g. ``CHAT_PROVIDER=openai`` pointed at ``testkit.fake_openai``, so a test scripts what the
+    model answers). Both gRPC servers are the stack's. Stop it with :func:`stack_stop`."""
+    auth_port, chat_port = free_port(), free_port()
+    front = Stack(
+        auth_url=f"http://127.0.0.1:{auth_port}",
+        auth_grpc=stack.auth_grpc,
+        chat_url=f"http://127.0.0.1:{chat_port}",
+        chat_grpc=stack.chat_grpc,
+        tmp=tmp,
+    )
+    auth_env = {
+        **_base_env(),
+        "DJANGO_SETTINGS_MODULE": "auth_site.settings.test",
+        "DATABASE_URL": f"sqlite:///{stack.tmp / 'auth.sqlite3'}",
+        "AUTH_CORS_ALLOWED_ORIGINS": front.origin,
+    }
+    chat = {
+        **_base_env(),
+        "DJANGO_SETTINGS_MODULE": "chat_site.settings.local",
+        "DJANGO_DEBUG": "0",
+        "DATABASE_URL": f"sqlite:///{stack.tmp / 'chat.sqlite3'}",
+        "CHAT_WS_ALLOWED_ORIGINS": front.origin,
+        "CHAT_AUTH_PUBLIC_URL": front.auth_url,
+        "AUTH_GRPC_TARGET": stack.auth_grpc,
+        **chat_env,
+    }
+    commands = {
+        "auth_rest": (
+            [sys.executable, "manage_auth.py", "runserver", f"127.0.0.1:{auth_port}", "--noreload"],
+            auth_env,
+        ),
+        "chat_asgi": (chat_asgi_command(chat_port), chat),
+    }
+    for name, (command, env) in commands.items():
+        log = open(tmp / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+        front.processes[name] = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
+    try:
+        http_wait(f"{front.auth_url}/healthz", front.processes["auth_rest"])
+        http_wait(f"{front.chat_url}/healthz", front.processes["chat_asgi"])
+    except BaseException:
+        stack_stop(front)
+        raise
+    return front

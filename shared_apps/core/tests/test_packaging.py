@@ -78,6 +78,7 @@ def test_console_script_chatctl_points_at_an_importable_callable():
 def test_package_data_covers_the_templates_static_files_and_protos():
     patterns = discovered()["package_data"][""]
     chat = ROOT / "shared_apps" / "chat"
-    for data in ("templates/chat/app.html", "static/chat/app.js", "static/chat/app.css"):
+    page = ("templates/chat/app.html", "static/chat/app.js", "static/chat/app.css")
+    for data in (*page, "static/chat/vendor/markdown-it.umd.min.js", "static/chat/vendor/markdown-it.LICENSE"):
         assert any((chat / data) in chat.glob(pattern) for pattern in patterns), data
     assert any((ROOT / "protos" / "chat.proto") in (ROOT / "protos").glob(p) for p in patterns)

@@ -2,11 +2,14 @@
  * The web chat page (/app/): plain JavaScript on the public contract only.
  *
  *   auth service REST (cross-origin, CORS):  /v1/auth/signup, signin, refresh, signout
- *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]]
+ *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]], /v1/chat/models
  *   chat websocket (same origin):            /ws/chat/, first frame {"type": "auth", "token"}
  *
- * Everything the model or a user wrote is put on the page with textContent, never as HTML.
- * The page's Content-Security-Policy allows no inline script, so this file is the only code.
+ * What users write is put on the page with textContent, never as HTML. The model's replies are
+ * Markdown, rendered by the vendored markdown-it (vendor/, loaded before this file) with raw HTML
+ * off, then cleaned against an allowlist of elements and attributes: model output never becomes
+ * markup of its own. The page's Content-Security-Policy allows no inline script, so these two
+ * files are the only code.
  */
 "use strict";
 
@@ -24,6 +27,7 @@
     actions: $("conversation-actions"), renameOpen: $("rename-open"), renameForm: $("rename-form"),
     renameInput: $("rename-input"), renameCancel: $("rename-cancel"), deleteConversation: $("delete-conversation"),
     messages: $("messages"), composer: $("composer"), input: $("composer-input"), send: $("send"), stop: $("stop"),
+    modelPicker: $("model-picker"), model: $("model-select"),
   };
 
   // ---- words for errors -------------------------------------------------------------------------
@@ -87,6 +91,85 @@
     b[8] = (b[8] & 0x3f) | 0x80;
     const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+  }
+
+  // ---- Markdown -------------------------------------------------------------------------------------
+  // markdown-it with raw HTML off: "<script>" in a reply is text. Its validateLink (kept) refuses
+  // javascript:, vbscript:, file: and data: links; images are switched off, so a reply loads
+  // nothing (they show as links); links open in a new tab with no opener and no referrer. The
+  // rendered HTML is parsed in an inert <template> and checked against an allowlist before it is
+  // shown, so even a renderer bug could not add a script, a handler or a style.
+  const markdown = (() => {
+    if (typeof window.markdownit !== "function") return null; // the vendored file did not load: plain text
+    const md = window.markdownit({ html: false, linkify: false, typographer: false, breaks: true });
+    md.disable("image");
+    md.core.ruler.push("no_style", (state) => {
+      // Table cell alignment comes as style="text-align: …", which the CSP would refuse anyway.
+      const strip = (tokens) => {
+        for (const token of tokens) {
+          if (token.attrs) token.attrs = token.attrs.filter(([name]) => name !== "style");
+          if (token.children) strip(token.children);
+        }
+      };
+      strip(state.tokens);
+    });
+    const linkOpen = md.renderer.rules.link_open || ((tokens, idx, options, env, self) => self.renderToken(tokens, idx, options));
+    md.renderer.rules.link_open = (tokens, idx, options, env, self) => {
+      tokens[idx].attrSet("target", "_blank");
+      tokens[idx].attrSet("rel", "noopener noreferrer");
+      return linkOpen(tokens, idx, options, env, self);
+    };
+    return md;
+  })();
+
+  const MARKDOWN_ELEMENTS = new Set([
+    "P", "BR", "HR", "EM", "STRONG", "S", "CODE", "PRE", "BLOCKQUOTE", "UL", "OL", "LI", "A",
+    "H1", "H2", "H3", "H4", "H5", "H6", "TABLE", "THEAD", "TBODY", "TR", "TH", "TD",
+  ]);
+  const MARKDOWN_ATTRIBUTES = { A: ["href", "title", "target", "rel"], OL: ["start"], CODE: ["class"] };
+  const SAFE_HREF = /^(https?:|mailto:)/i;
+
+  function markdownClean(parent) {
+    for (const node of [...parent.childNodes]) {
+      if (node.nodeType === Node.TEXT_NODE) continue;
+      if (node.nodeType !== Node.ELEMENT_NODE) {
+        node.remove(); // a comment or the like: nothing of the reply's text
+        continue;
+      }
+      if (!MARKDOWN_ELEMENTS.has(node.tagName)) {
+        node.replaceWith(document.createTextNode(node.textContent || ""));
+        continue;
+      }
+      const allowed = MARKDOWN_ATTRIBUTES[node.tagName] || [];
+      for (const { name } of [...node.attributes]) {
+        if (!allowed.includes(name)) node.removeAttribute(name);
+      }
+      if (node.tagName === "CODE" && !/^language-[\w+#.-]+$/.test(node.getAttribute("class") || "")) {
+        node.removeAttribute("class");
+      }
+      markdownClean(node);
+      if (node.tagName === "A" && !SAFE_HREF.test(node.getAttribute("href") || "")) {
+        node.replaceWith(...node.childNodes); // a link that is not http(s) or mailto stays as its text
+      }
+    }
+  }
+
+  function markdownFragment(text) {
+    const template = document.createElement("template");
+    template.innerHTML = markdown.render(text);
+    const fragment = template.content;
+    markdownClean(fragment);
+    // The renderer puts a newline between blocks; at the top level it is no text of the reply.
+    for (const node of [...fragment.childNodes]) {
+      if (node.nodeType === Node.TEXT_NODE && !node.textContent.trim()) node.remove();
+    }
+    return fragment;
+  }
+
+  // A message's text on screen: assistant replies as Markdown, everything else as plain text.
+  function textShow(view, text) {
+    if (view.markdown) view.text.replaceChildren(markdownFragment(text));
+    else view.text.textContent = text;
   }
 
   // ---- tokens -------------------------------------------------------------------------------------
@@ -207,6 +290,7 @@
     conversationNew();
     socketOpen();
     conversationsLoad().catch(handleError);
+    modelsLoad().catch(() => { el.modelPicker.hidden = true; }); // no selector: the service's default
     el.input.focus();
   }
 
@@ -220,6 +304,8 @@
     state.currentId = null;
     el.list.textContent = "";
     el.messages.textContent = "";
+    el.model.textContent = "";
+    el.modelPicker.hidden = true;
     el.who.hidden = true;
     el.chatView.hidden = true;
     el.authView.hidden = false;
@@ -237,8 +323,28 @@
     if (ending) await authPost("signout", {}, ending.access).catch(() => {});
   }
 
+  // ---- models ------------------------------------------------------------------------------------------
+  // GET /v1/chat/models -> {models: [{id}], default}; the chosen one goes in each message frame.
+  async function modelsLoad() {
+    const data = await chatApi("GET", "models");
+    const ids = (data.models || []).map((m) => m.id).filter(Boolean);
+    el.model.textContent = "";
+    for (const id of ids) {
+      const option = document.createElement("option");
+      option.value = id;
+      option.textContent = id;
+      el.model.append(option);
+    }
+    if (ids.includes(data.default)) el.model.value = data.default;
+    el.modelPicker.hidden = ids.length === 0;
+  }
+
+  function modelChosen() {
+    return el.modelPicker.hidden ? "" : el.model.value;
+  }
+
   // ---- conversations -----------------------------------------------------------------------------------
-  const state = { conversations: [], currentId: null, pending: null, reply: null };
+  const state = { conversations: [], currentId: null, pending: null, reply: null, branching: false };
 
   async function conversationsLoad() {
     const data = await chatApi("GET", "conversations?limit=100");
@@ -291,6 +397,8 @@
     let page = await chatApi("GET", `${path}?limit=${HISTORY_PAGE}`);
     if (page.total > HISTORY_PAGE) page = await chatApi("GET", `${path}?limit=${HISTORY_PAGE}&offset=${page.total - HISTORY_PAGE}`);
     if (state.currentId !== id) return;
+    const lastReply = page.messages.filter((m) => m.role === "assistant").pop();
+    if (lastReply && [...el.model.options].some((o) => o.value === lastReply.model)) el.model.value = lastReply.model;
     for (const message of page.messages) {
       const view = messageRender(message);
       if (message.role === "assistant" && message.status === "streaming") {
@@ -339,16 +447,18 @@
     const whoSaid = document.createElement("span");
     whoSaid.className = "who-said";
     whoSaid.textContent = message.role === "user" ? "You" : "Assistant";
-    const text = document.createElement("p");
-    text.className = "text";
-    text.textContent = message.content || "";
+    const asMarkdown = message.role === "assistant" && markdown !== null;
+    const text = document.createElement(asMarkdown ? "div" : "p");
+    text.className = asMarkdown ? "text markdown" : "text";
     const note = document.createElement("span");
     note.className = "note";
     item.append(whoSaid, text, note);
     if (message.id) item.dataset.id = message.id;
     el.messages.append(item);
-    const view = { item, text, note };
+    const view = { item, text, note, markdown: asMarkdown, branch: null };
+    textShow(view, message.content || "");
     messageStatusSet(view, message.status);
+    branchControlsSet(view, message);
     el.messages.scrollTop = el.messages.scrollHeight;
     return view;
   }
@@ -359,13 +469,14 @@
     view.note.textContent = extra || STATUS_NOTES[status] || "";
   }
 
-  // Replies being followed on the socket: id -> {view, seq, text, floor, done}.
+  // Replies being followed on the socket: id -> {view, seq, text, floor, done, frame}. The text is
+  // re-rendered whole (Markdown depends on what follows) at most once per animation frame.
   const replies = new Map();
 
   function replyTrack(messageId, view, floor = 0) {
     let reply = replies.get(messageId);
     if (!reply) {
-      reply = { view, seq: 0, text: "", floor, done: false };
+      reply = { view, seq: 0, text: "", floor, done: false, frame: 0 };
       replies.set(messageId, reply);
       view.item.setAttribute("aria-busy", "true");
     }
@@ -385,19 +496,31 @@
     }
     reply.seq = frame.seq;
     reply.text += frame.content;
-    if (reply.text.length >= reply.floor) reply.view.text.textContent = reply.text;
+    if (reply.text.length >= reply.floor) replyShowSoon(reply);
     if (state.reply === frame.message_id) setStatus("");
-    el.messages.scrollTop = el.messages.scrollHeight;
+  }
+
+  function replyShowSoon(reply) {
+    if (reply.frame) return;
+    reply.frame = requestAnimationFrame(() => {
+      reply.frame = 0;
+      if (reply.done) return;
+      textShow(reply.view, reply.text);
+      el.messages.scrollTop = el.messages.scrollHeight;
+    });
   }
 
   function replyFinished(messageId, message, errorText) {
     const reply = replies.get(messageId);
     if (reply && !reply.done) {
       reply.done = true;
+      cancelAnimationFrame(reply.frame);
+      reply.frame = 0;
       reply.view.item.removeAttribute("aria-busy");
       if (message) {
-        reply.view.text.textContent = message.content;
+        textShow(reply.view, message.content);
         messageStatusSet(reply.view, message.status);
+        branchControlsSet(reply.view, message);
       } else {
         messageStatusSet(reply.view, "failed", errorText);
       }
@@ -410,9 +533,89 @@
   }
 
   function buttonsUpdate() {
-    const busy = Boolean(state.pending || state.reply);
+    const busy = Boolean(state.pending || state.reply || state.branching);
     el.send.disabled = busy;
     el.stop.disabled = !state.reply;
+    for (const button of el.messages.querySelectorAll(".branch button")) {
+      button.disabled = busy || button.dataset.edge === "true";
+    }
+  }
+
+  // ---- branches ----------------------------------------------------------------------------------------
+  // With a service that keeps every version of a message (messages carry parent_id and sibling_ids:
+  // the messages at that place, itself included, oldest first), a message with siblings shows
+  // "‹ 2 / 3 ›" and a finished reply shows Regenerate. A message without sibling_ids (a service
+  // without branches) shows neither, so the page works the same against either.
+  function branchControlsSet(view, message) {
+    if (view.branch) view.branch.remove();
+    view.branch = null;
+    if (!message || !message.id || !Array.isArray(message.sibling_ids)) return;
+    const siblings = message.sibling_ids.filter((id) => typeof id === "string");
+    const bar = document.createElement("div");
+    bar.className = "branch";
+    const at = siblings.indexOf(message.id);
+    if (siblings.length > 1 && at >= 0) {
+      const nav = document.createElement("span");
+      nav.className = "branch-nav";
+      nav.setAttribute("role", "group");
+      nav.setAttribute("aria-label", "Versions of this message");
+      const step = (label, words, to) => {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = label;
+        button.setAttribute("aria-label", words);
+        button.dataset.edge = String(to < 0 || to >= siblings.length);
+        button.addEventListener("click", guard(() => branchShow(siblings[to])));
+        return button;
+      };
+      const position = document.createElement("span");
+      position.className = "branch-position";
+      position.textContent = `${at + 1} / ${siblings.length}`;
+      nav.append(step("‹", "Previous version", at - 1), position, step("›", "Next version", at + 1));
+      bar.append(nav);
+    }
+    if (message.role === "assistant" && message.status !== "streaming") {
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "regenerate";
+      button.textContent = "Regenerate";
+      button.addEventListener("click", guard(() => replyRegenerate(message.id)));
+      bar.append(button);
+    }
+    if (!bar.childNodes.length) return;
+    view.item.append(bar);
+    view.branch = bar;
+    buttonsUpdate();
+  }
+
+  // Show the branch through another version (PUT .../branch), then the conversation as it now is.
+  async function branchShow(messageId) {
+    if (!messageId) return;
+    await branchChange(() =>
+      chatApi("PUT", `conversations/${encodeURIComponent(state.currentId)}/branch`, { leaf_message_id: messageId }));
+  }
+
+  // Ask for another answer in the reply's place (a new sibling), then show the conversation: a reply
+  // still being written is resumed from the socket as when opening any conversation.
+  async function replyRegenerate(messageId) {
+    setStatus("Asking for another answer…");
+    await branchChange(() => chatApi("POST", `messages/${encodeURIComponent(messageId)}/regenerate`, {}));
+  }
+
+  async function branchChange(call) {
+    const id = state.currentId;
+    if (!id || state.pending || state.reply || state.branching) return;
+    showAlert("");
+    state.branching = true;
+    buttonsUpdate();
+    try {
+      await call();
+    } finally {
+      state.branching = false;
+      buttonsUpdate();
+    }
+    if (state.currentId === id) await conversationOpen(id);
+    if (!state.reply) setStatus("");
   }
 
   // ---- sending -----------------------------------------------------------------------------------------
@@ -423,6 +626,8 @@
     showAlert("");
     const frame = { type: "message", content, client_message_id: uuid4() };
     if (state.currentId) frame.conversation_id = state.currentId;
+    const model = modelChosen();
+    if (model) frame.model = model;
     const view = messageRender({ role: "user", content, status: "complete" });
     state.pending = { frame, view };
     el.input.value = "";
@@ -531,6 +736,7 @@
         state.pending = null;
         if (pending) {
           pending.view.item.dataset.id = frame.user_message.id;
+          branchControlsSet(pending.view, frame.user_message);
           if (!state.currentId) {
             state.currentId = frame.conversation_id;
             conversationsLoad().catch(handleError);
@@ -556,12 +762,31 @@
         replyFinished(frame.message.id, frame.message);
         conversationsLoad().catch(handleError);
         break;
+      case "title":
+        titleReceived(frame);
+        break;
       case "error":
         frameError(frame);
         break;
       default:
         break;
     }
+  }
+
+  // {"type": "title", conversation_id, title}: the service named a conversation by itself.
+  function titleReceived(frame) {
+    if (typeof frame.conversation_id !== "string" || typeof frame.title !== "string") return;
+    const conversation = state.conversations.find((c) => c.id === frame.conversation_id);
+    if (!conversation) {
+      // Not listed yet (a new conversation whose listing is still on its way): list again.
+      conversationsLoad().catch(handleError);
+      return;
+    }
+    conversation.title = frame.title;
+    for (const button of el.list.querySelectorAll("button")) {
+      if (button.dataset.id === frame.conversation_id) button.textContent = frame.title || "Untitled conversation";
+    }
+    if (frame.conversation_id === state.currentId) el.title.textContent = frame.title || "Untitled conversation";
   }
 
   function frameError(frame) {

@@ -3,6 +3,10 @@
 Needs Debian's Chromium at /usr/bin/chromium (``.ci/run`` installs it); never a browser build
 downloaded by Playwright.
 
+The Markdown and model tests run against a second front door on the same databases
+(``testkit.stack.stack_front_start``) whose chat process talks to ``testkit.fake_openai``, so a test
+scripts exactly what the model answers and sees which model it was asked for.
+
 The first test saves a screenshot of the page to var/screenshots/chat-page.png (var/ is gitignored,
 so a test run leaves the work tree clean); to refresh the README's picture, copy it over
 docs/screenshots/chat-page.png and commit that on purpose.
@@ -10,6 +14,7 @@ docs/screenshots/chat-page.png and commit that on purpose.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -19,7 +24,8 @@ from pathlib import Path
 
 import pytest
 
-from testkit.stack import PASSWORD, ROOT, new_email
+from testkit.fake_openai import FakeOpenAIServer, reply
+from testkit.stack import PASSWORD, ROOT, new_email, stack_front_start, stack_stop
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -34,6 +40,7 @@ CHROMIUM_ARGS = [
 ]
 SCREENSHOT = ROOT / "var" / "screenshots" / "chat-page.png"  # never under docs/: tracked files stay as they are
 LONG = " ".join(f"word{i}" for i in range(30))  # a reply of ~45 words: several seconds
+VENDOR = ROOT / "shared_apps" / "chat" / "static" / "chat" / "vendor"
 
 
 def expected_answer(content: str, turn: int = 1) -> str:
@@ -57,8 +64,7 @@ def browser():
         browser.close()
 
 
-@pytest.fixture
-def page(browser, stack):
+def open_page(browser):
     # A phone-sized screen: the page must be usable there.
     context = browser.new_context(viewport={"width": 390, "height": 844})
     context.set_default_timeout(20_000)
@@ -66,9 +72,54 @@ def page(browser, stack):
     page.problems = []
     page.on("pageerror", lambda error: page.problems.append(f"pageerror: {error}"))
     page.on("console", lambda m: page.problems.append(m.text) if "Content Security Policy" in m.text else None)
+    return context, page
+
+
+@pytest.fixture
+def page(browser, stack):
+    context, page = open_page(browser)
     yield page
     context.close()
     stack.check_alive()
+
+
+@pytest.fixture(scope="module")
+def upstream_server():
+    with FakeOpenAIServer(delta_count=8, delta_interval=0.02) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def front(stack, upstream_server, tmp_path_factory):
+    """The stack's databases behind a chat process whose model is the fake upstream, offering
+    two models (``fake-a``, the default, and ``fake-b``)."""
+    running = stack_front_start(
+        stack,
+        tmp_path_factory.mktemp("front"),
+        CHAT_PROVIDER="openai",
+        OPENAI_BASE_URL=upstream_server.base_url,
+        OPENAI_API_KEY="sk-test",
+        OPENAI_MAX_RETRIES="0",
+        CHAT_MODEL="fake-a",
+        CHAT_ALLOWED_MODELS="fake-a,fake-b",
+    )
+    yield running
+    stack_stop(running)
+
+
+@pytest.fixture
+def upstream(upstream_server):
+    upstream_server.reset()
+    yield upstream_server
+    upstream_server.reset()
+
+
+@pytest.fixture
+def front_page(browser, front):
+    context, page = open_page(browser)
+    yield page
+    context.close()
+    front.check_alive()
 
 
 def sign_up(page, stack) -> str:
@@ -280,3 +331,199 @@ def test_a_session_revoked_elsewhere_is_said_in_words_and_asks_to_sign_in(page, 
     # then: the socket is closed (4401), the refresh fails, and the page says so
     page.get_by_role("alert").get_by_text("Your session has ended").wait_for()
     assert page.locator("#auth-view").is_visible() and page.locator("#chat-view").is_hidden()
+
+
+def test_a_title_frame_renames_the_conversation_in_the_list_and_heading(page, stack):
+    # given: the page's socket runs through Playwright, which can add frames of its own
+    sockets = []
+
+    def route(ws):
+        server = ws.connect_to_server()
+        server.on_message(ws.send)
+        sockets.append(ws)
+
+    page.route_web_socket(re.compile(r".*/ws/chat/$"), route)
+    sign_up(page, stack)
+    send(page, "plan a trip")
+    wait_status(page, "complete")
+    conversations = page.get_by_role("navigation", name="Conversations")
+    conversations.get_by_role("button", name="plan a trip").wait_for()
+    conversation_id = page.locator("#conversation-list button").first.get_attribute("data-id")
+    # when: the service names the conversation (the frame the server will push)
+    title = {"type": "title", "conversation_id": conversation_id, "title": "Trip to <Lisbon>"}
+    sockets[-1].send(json.dumps(title))
+    # then
+    page.get_by_role("heading", name="Trip to <Lisbon>").wait_for()
+    conversations.get_by_role("button", name="Trip to <Lisbon>").wait_for()
+    assert page.locator("#conversation-list button").all_text_contents() == ["Trip to <Lisbon>"]
+    # and a title for a conversation the page does not know makes it list the conversations again
+    with page.expect_response(lambda r: "/v1/chat/conversations?" in r.url):
+        sockets[-1].send(json.dumps({**title, "conversation_id": "00000000-0000-4000-8000-000000000000"}))
+    assert page.problems == []
+
+
+# ---- against the fake upstream: models and Markdown ------------------------------------------------
+
+
+def test_the_vendored_renderer_is_the_one_recorded(front):
+    # bin/vendor-markdown-it copies the published file unchanged and records its digest
+    recorded = dict(line.split(" ", 1) for line in (VENDOR / "VERSION").read_text().splitlines())
+    script = (VENDOR / "markdown-it.umd.min.js").read_bytes()
+    assert hashlib.sha256(script).hexdigest() == recorded["sha256"]
+    assert "MIT" in (VENDOR / "markdown-it.LICENSE").read_text()
+    # it is served from the page's own origin (script-src 'self')
+    with urllib.request.urlopen(f"{front.chat_url}/app/assets/vendor/markdown-it.umd.min.js") as response:
+        assert response.read() == script
+        assert "javascript" in response.headers["Content-Type"]
+
+
+def test_models_are_offered_and_the_chosen_one_is_asked_for(front_page, front, upstream):
+    # given
+    page = front_page
+    sign_up(page, front)
+    picker = page.get_by_label("Model")
+    picker.locator("option[value='fake-b']").wait_for(state="attached")
+    assert picker.input_value() == "fake-a"  # the default, preselected
+    assert [o.get_attribute("value") for o in picker.locator("option").all()] == ["fake-a", "fake-b"]
+    # when: the default
+    upstream.enqueue(reply("first", delta_count=1))
+    send(page, "one")
+    wait_status(page, "complete")
+    # then
+    assert upstream.chat_requests[-1].json["model"] == "fake-a"
+    # when: another model chosen
+    picker.select_option("fake-b")
+    upstream.enqueue(reply("second", delta_count=1))
+    send(page, "two")
+    page.locator("#messages .message.assistant[data-status='complete']").nth(1).wait_for()
+    # then
+    assert upstream.chat_requests[-1].json["model"] == "fake-b"
+    assert reply_text(page) == "second"
+    assert page.problems == []
+
+
+MARKDOWN = (
+    "Here is a plan:\n\n"
+    "- pack *light*\n"
+    "- take `sunscreen`\n\n"
+    "See [the guide](https://example.com/guide?a=1&b=2).\n\n"
+    "```python\n"
+    "print('<b>hi</b>')\n"
+    "```\n"
+)
+
+
+def test_a_reply_is_rendered_as_markdown_while_it_streams(front_page, front, upstream):
+    # given: the list arrives first, the rest slowly
+    page = front_page
+    sign_up(page, front)
+    rest = MARKDOWN.split("\n\n", 1)[1]
+    upstream.enqueue(
+        reply(["Here is a plan:\n\n", *[rest[i : i + 4] for i in range(0, len(rest), 4)]], delta_interval=0.1)
+    )
+    # when
+    send(page, "how do I travel?")
+    # then: the list is a list while the reply is still being written
+    page.wait_for_function(
+        "() => { const r = [...document.querySelectorAll('#messages .message.assistant')].pop();"
+        " return r && r.dataset.status === 'streaming' && r.querySelectorAll('.text ul > li').length >= 1 }"
+    )
+    wait_status(page, "complete")
+    text = last_reply(page).locator(".text")
+    assert text.locator("ul > li").all_text_contents() == ["pack light", "take sunscreen"]
+    assert text.locator("li em").text_content() == "light"
+    assert text.locator("li code").text_content() == "sunscreen"
+    link = text.locator("a")
+    assert link.count() == 1
+    assert link.get_attribute("href") == "https://example.com/guide?a=1&b=2"
+    assert link.get_attribute("rel") == "noopener noreferrer"
+    assert link.get_attribute("target") == "_blank"
+    assert text.locator("pre > code").text_content() == "print('<b>hi</b>')\n"
+    assert text.locator("b").count() == 0
+    # user messages stay plain text
+    assert page.locator("#messages .message.user .text").text_content() == "how do I travel?"
+    assert page.locator("#messages .message.user .text *").count() == 0
+    assert page.problems == []
+
+
+def test_markup_from_the_model_never_becomes_markup_or_runs(front_page, front, upstream):
+    # given: a model answering with script, an image with a handler and a javascript: link
+    page = front_page
+    response = page.goto(front.page_url)
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    sign_up(page, front)
+    hostile = (
+        "<script>window.__pwned=1</script>\n\n"
+        '<img src=x onerror="window.__pwned=2">\n\n'
+        "[x](javascript:window.__pwned=3) and ![y](javascript:window.__pwned=4)\n\n"
+        '<a href="javascript:window.__pwned=5">z</a> [w](JaVaScRiPt:window.__pwned=6)'
+    )
+    upstream.enqueue(reply(hostile, delta_count=12))
+    # when
+    send(page, "be evil")
+    wait_status(page, "complete")
+    # then: nothing ran, and the reply made no script, image or javascript: link
+    text = last_reply(page).locator(".text")
+    assert "<script>window.__pwned=1</script>" in text.text_content()
+    assert '<img src=x onerror="window.__pwned=2">' in text.text_content()
+    assert page.locator("#messages script, #messages img, #messages [onerror]").count() == 0
+    assert (
+        page.locator("#messages a[href]").evaluate_all(
+            "links => links.filter(a => !/^https?:|^mailto:/i.test(a.getAttribute('href'))).length"
+        )
+        == 0
+    )
+    assert page.locator("#messages a").count() == 0
+    page.wait_for_timeout(300)  # an image's onerror would have fired by now
+    assert page.evaluate("window.__pwned") is None
+    assert page.problems == []
+
+
+def test_branch_controls_show_only_when_messages_carry_siblings(page, stack):
+    # given: a service without branches (today's): no arrows, no Regenerate
+    sign_up(page, stack)
+    send(page, "hi")
+    wait_status(page, "complete")
+    assert page.locator("#messages .branch").count() == 0
+    # when: the history says the reply has an older sibling (the message shape branches will add;
+    # the requests the buttons make are answered here, not by the service)
+    older = "00000000-0000-4000-8000-0000000000aa"
+    calls = []
+
+    def with_siblings(route):
+        body = route.fetch().json()
+        for message in body["messages"]:
+            message["parent_id"] = None
+            message["sibling_ids"] = [older, message["id"]] if message["role"] == "assistant" else [message["id"]]
+        route.fulfill(json=body)
+
+    def branch_call(route):
+        calls.append((route.request.method, route.request.url.split("/v1/chat/")[1], route.request.post_data_json))
+        route.fulfill(json={})
+
+    page.route(re.compile(r".*/v1/chat/conversations/[^/]+/messages\?.*"), with_siblings)
+    page.route(re.compile(r".*/v1/chat/(conversations/[^/]+/branch|messages/[^/]+/regenerate)$"), branch_call)
+    page.locator("#conversation-list button").first.click()
+    # then
+    reply = last_reply(page)
+    reply.get_by_text("2 / 2").wait_for()
+    assert reply.get_by_role("button", name="Previous version").is_enabled()
+    assert reply.get_by_role("button", name="Next version").is_disabled()
+    assert page.locator("#messages .message.user .branch").count() == 0  # one version: nothing to show
+    # when: the older version, then another answer
+    reply_id = reply.get_attribute("data-id")
+    conversation_id = page.locator("#conversation-list button").first.get_attribute("data-id")
+    history = re.compile(r".*/v1/chat/conversations/[^/]+/messages\?.*")
+    with page.expect_response(history):  # the conversation shown again, as the branch now is
+        reply.get_by_role("button", name="Previous version").click()
+    with page.expect_response(history):
+        last_reply(page).get_by_role("button", name="Regenerate").click()
+    # then
+    last_reply(page).get_by_role("button", name="Regenerate").wait_for()
+    assert page.get_by_role("button", name="Send").is_enabled()
+    assert calls == [
+        ("PUT", f"conversations/{conversation_id}/branch", {"leaf_message_id": older}),
+        ("POST", f"messages/{reply_id}/regenerate", {}),
+    ]
+    assert page.problems == []
