@@ -7,8 +7,9 @@ it, turning it off, and the second step of sign-in.
 * A user with confirmed two-factor signs in in two steps: the password (``services.user_signin``)
   answers an ``mfa_token`` instead of tokens (``mfa_challenge_create``); ``user_signin_mfa``
   takes that token and a TOTP code or a recovery code and opens the session. An mfa_token
-  lives ``MFA_TOKEN_TTL_SECONDS``, works once and survives ``MFA_MAX_ATTEMPTS_PER_TOKEN`` wrong
-  codes; wrong codes also count per account (``mfa_throttle``).
+  lives ``MFA_TOKEN_TTL_SECONDS``, works once and takes at most ``MFA_MAX_ATTEMPTS_PER_TOKEN``
+  codes (counted before each is checked, so parallel guesses get no more); wrong codes also
+  count per account (``mfa_throttle``).
 * A TOTP code is accepted for the current 30-second step and one either side (clock skew),
   and once only: the device keeps the newest step accepted, and a code of that step or an
   older one is refused (RFC 6238 section 5.2), by a compare-and-set so two parallel uses of
@@ -32,6 +33,7 @@ import pyotp
 import structlog
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from shared_apps.accounts import services
@@ -252,12 +254,23 @@ def _challenge_live(mfa_token: str) -> MfaChallenge:
     return challenge
 
 
+def _attempt_claim(challenge: MfaChallenge) -> None:
+    """Count one code tried with this token before checking it, in one conditional UPDATE, so
+    that parallel guesses cannot try more than ``MFA_MAX_ATTEMPTS_PER_TOKEN`` codes with it."""
+    claimed = MfaChallenge.objects.filter(
+        id=challenge.id, used_at__isnull=True, attempts__lt=settings.MFA_MAX_ATTEMPTS_PER_TOKEN
+    ).update(attempts=F("attempts") + 1)
+    if not claimed:
+        raise NotAuthenticated(BAD_MFA_TOKEN)
+
+
 def _challenge_failed(challenge: MfaChallenge) -> None:
     user_id = str(challenge.user_id)
     mfa_failure_record(user_id=user_id)
-    MfaChallenge.objects.filter(id=challenge.id).update(failures=challenge.failures + 1)
-    if challenge.failures + 1 >= settings.MFA_MAX_ATTEMPTS_PER_TOKEN:
-        MfaChallenge.objects.filter(id=challenge.id, used_at__isnull=True).update(used_at=timezone.now())
+    spent = MfaChallenge.objects.filter(
+        id=challenge.id, used_at__isnull=True, attempts__gte=settings.MFA_MAX_ATTEMPTS_PER_TOKEN
+    ).update(used_at=timezone.now())
+    if spent:
         logger.warning("mfa_token_spent_by_failures", user_id=user_id)
     logger.info("signin_mfa_failed", user_id=user_id)
 
@@ -272,6 +285,7 @@ def user_signin_mfa(*, mfa_token: str, code: str, client: services.ClientInfo | 
     cleaned = _code_clean(code)
     if device is None:  # two-factor was turned off meanwhile: the password step must be redone
         raise NotAuthenticated(BAD_MFA_TOKEN)
+    _attempt_claim(challenge)
     if TOTP_CODE.match(cleaned):
         accepted = _totp_code_accept(device, cleaned)
     else:

@@ -168,14 +168,14 @@ class RecoveryCode(models.Model):
 
 class MfaChallenge(models.Model):
     """A sign-in that passed the password and waits for the second factor. Its ``mfa_token``
-    is stored as a SHA-256 digest; it is short-lived, single-use and burnt after a few wrong codes."""
+    is stored as a SHA-256 digest; it is short-lived, single-use and spent after a few codes."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_challenges")
     token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField(db_index=True)
     used_at = models.DateTimeField(null=True, blank=True)
-    failures = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0, help_text="Codes tried with this token.")
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 

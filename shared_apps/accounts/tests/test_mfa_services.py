@@ -259,3 +259,34 @@ def test_a_secret_encrypted_under_a_previous_key_still_works(settings):
     # then
     result = mfa.user_signin_mfa(mfa_token=_step_one(user).mfa_token, code=totp_code(two_factor.secret))
     assert result.tokens.access_token
+
+
+@pytest.mark.django_db(transaction=True)  # the guesses run on threads with their own connections
+def test_parallel_guesses_with_one_token_try_no_more_codes_than_allowed(settings):
+    # given
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.db import connection
+
+    settings.MFA_MAX_ATTEMPTS_PER_TOKEN = 3
+    settings.MFA_MAX_FAILURES_PER_ACCOUNT = 1000
+    user = UserFactory()
+    two_factor = two_factor_on(user)
+    challenge = _step_one(user)
+    tried = []
+
+    def guess(_):
+        try:
+            mfa.user_signin_mfa(mfa_token=challenge.mfa_token, code=wrong_code(two_factor.secret))
+        except NotAuthenticated as exc:
+            tried.append(exc.message)
+        finally:
+            connection.close()
+
+    # when: twelve guesses at once
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(guess, range(12)))
+    # then: three codes were checked; the rest found the token spent
+    assert tried.count(mfa.BAD_CODE) == 3
+    assert tried.count(mfa.BAD_MFA_TOKEN) == 9
+    assert MfaChallenge.objects.get(user=user).attempts == 3
