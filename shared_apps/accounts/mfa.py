@@ -40,8 +40,8 @@ from shared_apps.accounts import services
 from shared_apps.accounts.mfa_throttle import mfa_failure_record, mfa_success_record, mfa_throttle_check
 from shared_apps.accounts.models import MfaChallenge, RecoveryCode, TotpDevice, User
 from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_matches
-from shared_apps.accounts.secret_box import secret_decrypt, secret_encrypt
-from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ValidationFailed
+from shared_apps.accounts.secret_box import SecretUnreadable, secret_decrypt, secret_encrypt
+from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ServiceUnavailable, ValidationFailed
 
 logger = structlog.get_logger(__name__)
 
@@ -115,13 +115,15 @@ def _totp(secret: str) -> pyotp.TOTP:
 def totp_setup(*, user_id: uuid.UUID) -> TotpSetup:
     """Start (or restart) setting up two-factor: a new secret, inactive until confirmed."""
     user = _user_active(user_id)
-    if totp_is_active(user=user):
-        raise AlreadyExists("Two-factor sign-in is already on; turn it off first to set up a new authenticator.")
     secret = pyotp.random_base32()  # 160 bits, the RFC 4226 recommendation
-    TotpDevice.objects.update_or_create(
-        user=user,
-        defaults={"secret_encrypted": secret_encrypt(secret), "confirmed_at": None, "last_used_step": 0},
-    )
+    with transaction.atomic():  # the row locked, so a confirm running now is not overwritten
+        device = TotpDevice.objects.select_for_update().filter(user=user).first()
+        if device is not None and device.is_active:
+            raise AlreadyExists("Two-factor sign-in is already on; turn it off first to set up a new authenticator.")
+        TotpDevice.objects.update_or_create(
+            user=user,
+            defaults={"secret_encrypted": secret_encrypt(secret), "confirmed_at": None, "last_used_step": 0},
+        )
     logger.info("totp_setup_started", user_id=str(user.id))
     uri = _totp(secret).provisioning_uri(name=user.email, issuer_name=settings.MFA_TOTP_ISSUER)
     return TotpSetup(secret=secret, otpauth_uri=uri)
@@ -135,7 +137,11 @@ def _totp_step_matching(device: TotpDevice, code: str) -> int | None:
     """The time step ``code`` is right for (now, or one either side), else None."""
     if not TOTP_CODE.match(code):
         return None
-    totp = _totp(secret_decrypt(device.secret_encrypted))
+    try:
+        totp = _totp(secret_decrypt(device.secret_encrypted))
+    except SecretUnreadable as exc:  # MFA_ENCRYPTION_KEY (or SECRET_KEY) changed without the old one
+        logger.error("totp_secret_unreadable", user_id=str(device.user_id))
+        raise ServiceUnavailable("Two-factor codes cannot be checked right now.") from exc
     now_step = int(time.time()) // TOTP_INTERVAL
     matched = None
     for step in range(now_step - TOTP_VALID_WINDOW, now_step + TOTP_VALID_WINDOW + 1):

@@ -290,3 +290,16 @@ def test_parallel_guesses_with_one_token_try_no_more_codes_than_allowed(settings
     assert tried.count(mfa.BAD_CODE) == 3
     assert tried.count(mfa.BAD_MFA_TOKEN) == 9
     assert MfaChallenge.objects.get(user=user).attempts == 3
+
+
+def test_a_secret_under_a_lost_key_is_unavailable_not_accepted(settings):
+    # given: two-factor on under one key, which is then replaced without keeping it
+    from shared_apps.core.errors import ServiceUnavailable
+
+    settings.MFA_ENCRYPTION_KEYS = ["lost-key-" + "x" * 40]
+    user = UserFactory()
+    two_factor = two_factor_on(user)
+    settings.MFA_ENCRYPTION_KEYS = ["other-key-" + "y" * 40]
+    # when / then: a 503, never a sign-in
+    with pytest.raises(ServiceUnavailable):
+        mfa.user_signin_mfa(mfa_token=_step_one(user).mfa_token, code=totp_code(two_factor.secret))
