@@ -74,6 +74,46 @@ class AuthServiceStub:
                 request_serializer=protos_dot_auth__pb2.ListRevokedSessionsRequest.SerializeToString,
                 response_deserializer=protos_dot_auth__pb2.ListRevokedSessionsResponse.FromString,
                 _registered_method=True)
+        self.SignInMfa = channel.unary_unary(
+                '/auth.AuthService/SignInMfa',
+                request_serializer=protos_dot_auth__pb2.SignInMfaRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.AuthResponse.FromString,
+                _registered_method=True)
+        self.SetupTotp = channel.unary_unary(
+                '/auth.AuthService/SetupTotp',
+                request_serializer=protos_dot_auth__pb2.SetupTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.SetupTotpResponse.FromString,
+                _registered_method=True)
+        self.ConfirmTotp = channel.unary_unary(
+                '/auth.AuthService/ConfirmTotp',
+                request_serializer=protos_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.ConfirmTotpResponse.FromString,
+                _registered_method=True)
+        self.DisableTotp = channel.unary_unary(
+                '/auth.AuthService/DisableTotp',
+                request_serializer=protos_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.CreateApiKey = channel.unary_unary(
+                '/auth.AuthService/CreateApiKey',
+                request_serializer=protos_dot_auth__pb2.CreateApiKeyRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.ApiKey.FromString,
+                _registered_method=True)
+        self.ListApiKeys = channel.unary_unary(
+                '/auth.AuthService/ListApiKeys',
+                request_serializer=protos_dot_auth__pb2.ListApiKeysRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.ListApiKeysResponse.FromString,
+                _registered_method=True)
+        self.DeleteApiKey = channel.unary_unary(
+                '/auth.AuthService/DeleteApiKey',
+                request_serializer=protos_dot_auth__pb2.DeleteApiKeyRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.VerifyApiKey = channel.unary_unary(
+                '/auth.AuthService/VerifyApiKey',
+                request_serializer=protos_dot_auth__pb2.VerifyApiKeyRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.VerifyApiKeyResponse.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -128,6 +168,59 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SignInMfa(self, request, context):
+        """accounts: two-factor, API keys
+        Sign-in, step two (after SignIn answered mfa_required): a TOTP code or a recovery code.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetupTotp(self, request, context):
+        """Two-factor setup for the caller (bearer access token): a secret, active once confirmed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmTotp(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DisableTotp(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateApiKey(self, request, context):
+        """The caller's API keys; the key itself is answered once, by CreateApiKey.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListApiKeys(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteApiKey(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyApiKey(self, request, context):
+        """The chat service's check of a presented API key (x-service-token metadata required).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +263,46 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.ListRevokedSessions,
                     request_deserializer=protos_dot_auth__pb2.ListRevokedSessionsRequest.FromString,
                     response_serializer=protos_dot_auth__pb2.ListRevokedSessionsResponse.SerializeToString,
+            ),
+            'SignInMfa': grpc.unary_unary_rpc_method_handler(
+                    servicer.SignInMfa,
+                    request_deserializer=protos_dot_auth__pb2.SignInMfaRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.AuthResponse.SerializeToString,
+            ),
+            'SetupTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetupTotp,
+                    request_deserializer=protos_dot_auth__pb2.SetupTotpRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.SetupTotpResponse.SerializeToString,
+            ),
+            'ConfirmTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmTotp,
+                    request_deserializer=protos_dot_auth__pb2.ConfirmTotpRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.ConfirmTotpResponse.SerializeToString,
+            ),
+            'DisableTotp': grpc.unary_unary_rpc_method_handler(
+                    servicer.DisableTotp,
+                    request_deserializer=protos_dot_auth__pb2.DisableTotpRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'CreateApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateApiKey,
+                    request_deserializer=protos_dot_auth__pb2.CreateApiKeyRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.ApiKey.SerializeToString,
+            ),
+            'ListApiKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListApiKeys,
+                    request_deserializer=protos_dot_auth__pb2.ListApiKeysRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.ListApiKeysResponse.SerializeToString,
+            ),
+            'DeleteApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteApiKey,
+                    request_deserializer=protos_dot_auth__pb2.DeleteApiKeyRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'VerifyApiKey': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyApiKey,
+                    request_deserializer=protos_dot_auth__pb2.VerifyApiKeyRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.VerifyApiKeyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -388,6 +521,222 @@ class AuthService:
             '/auth.AuthService/ListRevokedSessions',
             protos_dot_auth__pb2.ListRevokedSessionsRequest.SerializeToString,
             protos_dot_auth__pb2.ListRevokedSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SignInMfa(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/SignInMfa',
+            protos_dot_auth__pb2.SignInMfaRequest.SerializeToString,
+            protos_dot_auth__pb2.AuthResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetupTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/SetupTotp',
+            protos_dot_auth__pb2.SetupTotpRequest.SerializeToString,
+            protos_dot_auth__pb2.SetupTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/ConfirmTotp',
+            protos_dot_auth__pb2.ConfirmTotpRequest.SerializeToString,
+            protos_dot_auth__pb2.ConfirmTotpResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DisableTotp(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/DisableTotp',
+            protos_dot_auth__pb2.DisableTotpRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/CreateApiKey',
+            protos_dot_auth__pb2.CreateApiKeyRequest.SerializeToString,
+            protos_dot_auth__pb2.ApiKey.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListApiKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/ListApiKeys',
+            protos_dot_auth__pb2.ListApiKeysRequest.SerializeToString,
+            protos_dot_auth__pb2.ListApiKeysResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/DeleteApiKey',
+            protos_dot_auth__pb2.DeleteApiKeyRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyApiKey(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/VerifyApiKey',
+            protos_dot_auth__pb2.VerifyApiKeyRequest.SerializeToString,
+            protos_dot_auth__pb2.VerifyApiKeyResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -95,3 +95,24 @@ GRPC_SERVICE_NAMES = ["auth.AuthService"]
 INSTALLED_APPS = [*INSTALLED_APPS, "corsheaders"]
 CORS_ALLOWED_ORIGINS = env_list("AUTH_CORS_ALLOWED_ORIGINS", ["http://127.0.0.1:8083", "http://localhost:8083"])
 CORS_URLS_REGEX = r"^/v1/auth/.*$"
+
+
+# --- accounts: two-factor, API keys -------------------------------------------------------------
+# TOTP secrets are encrypted at rest with Fernet (shared_apps/accounts/secret_box.py) under a key
+# derived from MFA_ENCRYPTION_KEY (any long random string; several, comma-separated, while
+# rotating: the first encrypts, all decrypt), else from DJANGO_SECRET_KEY.
+MFA_ENCRYPTION_KEYS = env_list("MFA_ENCRYPTION_KEY", [])
+MFA_TOTP_ISSUER = env_str("MFA_TOTP_ISSUER", "Chat AI")
+# The mfa_token of a sign-in waiting for its second factor: its lifetime, and the wrong codes it
+# survives (then it is spent and the password must be given again).
+MFA_TOKEN_TTL_SECONDS = env_int("MFA_TOKEN_TTL_SECONDS", 300, minimum=30)
+MFA_MAX_ATTEMPTS_PER_TOKEN = env_int("MFA_MAX_ATTEMPTS_PER_TOKEN", 5, minimum=1)
+# Wrong codes (and wrong passwords to turn two-factor off) per account within the window; past
+# them the account's second step answers 429 until the window ends.
+MFA_MAX_FAILURES_PER_ACCOUNT = env_int("MFA_MAX_FAILURES_PER_ACCOUNT", 10, minimum=1)
+MFA_FAILURE_WINDOW_SECONDS = env_int("MFA_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+GRPC_PUBLIC_METHODS = {
+    *GRPC_PUBLIC_METHODS,
+    "/auth.AuthService/SignInMfa",
+    "/auth.AuthService/VerifyApiKey",  # answers only AUTH_SERVICE_TOKEN (service_caller_require)
+}

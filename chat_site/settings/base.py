@@ -76,6 +76,11 @@ AUTH_GRPC_TARGET = env_str("AUTH_GRPC_TARGET", "127.0.0.1:8080")
 # that knowledge may grow (auth service unreachable) before tokens are refused.
 AUTHN_REVOCATION_POLL_SECONDS = env_float("AUTHN_REVOCATION_POLL_SECONDS", 0.25, minimum=0.01)
 AUTHN_REVOCATION_MAX_STALENESS = env_float("AUTHN_REVOCATION_MAX_STALENESS", 30.0, minimum=1.0)
+# API keys (Authorization: Bearer cak_...) are verified by the auth service (VerifyApiKey, with
+# AUTH_SERVICE_TOKEN) and each answer is kept this long per process; a deleted key is refused
+# within a second all the same (the revocation feed lists it).
+AUTHN_API_KEY_VERIFY = "shared_apps.authn.api_keys.api_key_verify"
+AUTHN_API_KEY_CACHE_SECONDS = env_float("AUTHN_API_KEY_CACHE_SECONDS", 60.0, minimum=1.0)
 
 # --- model providers ----------------------------------------------------------------------------
 # Providers by name: a dotted path to a class that takes no arguments and reads its own

@@ -9,9 +9,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
-from shared_apps.accounts import services
+from shared_apps.accounts import api_keys, mfa, services
 from shared_apps.accounts.email_address import mixed_script_part
-from shared_apps.accounts.models import Session, User, UserManager
+from shared_apps.accounts.models import ApiKey, Session, User, UserManager
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -59,6 +59,20 @@ class SessionInline(admin.TabularInline):
         return False
 
 
+class ApiKeyInline(admin.TabularInline):
+    """The user's API keys: name and prefix, never the key or its hash."""
+
+    model = ApiKey
+    extra = 0
+    can_delete = False
+    fields = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
     form = UserEditForm
@@ -68,16 +82,32 @@ class UserAdmin(DjangoUserAdmin):
     list_display = ("email", "name", "is_active", "is_staff", "created_at")
     list_filter = ("is_active", "is_staff", "is_superuser", "created_at")
     search_fields = ("email", "name")
-    readonly_fields = ("id", "created_at", "updated_at", "last_login")
+    readonly_fields = ("id", "created_at", "updated_at", "last_login", "two_factor")
     fieldsets = (
-        (None, {"fields": ("id", "email", "password")}),
+        (None, {"fields": ("id", "email", "password", "two_factor")}),
         ("Profile", {"fields": ("name",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
-    inlines = [SessionInline]
-    actions = ["deactivate_users"]
+    inlines = [SessionInline, ApiKeyInline]
+    actions = ["deactivate_users", "two_factor_reset"]
+
+    @admin.display(description="Two-factor sign-in")
+    def two_factor(self, obj: User) -> str:
+        if obj.pk is None:
+            return "off"
+        status = mfa.totp_status(user=obj)
+        if status.enabled:
+            return (
+                f"on since {status.confirmed_at:%Y-%m-%d %H:%M} UTC; {status.recovery_codes_left} recovery codes left"
+            )
+        return "being set up (not confirmed)" if status.pending else "off"
+
+    @admin.action(description="Turn off two-factor sign-in of selected users")
+    def two_factor_reset(self, request, queryset) -> None:
+        count = sum(mfa.totp_reset(user=user) for user in queryset)
+        self.message_user(request, f"Turned off two-factor sign-in of {count} user(s).", messages.SUCCESS)
 
     def save_model(self, request, obj: User, form, change: bool) -> None:
         was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
@@ -111,3 +141,28 @@ class SessionAdmin(admin.ModelAdmin):
     def revoke_sessions(self, request, queryset) -> None:
         ended = sum(services.session_end(session_id=s.id, reason=Session.EndReason.ADMIN) for s in queryset)
         self.message_user(request, f"Revoked {ended} session(s).", messages.SUCCESS)
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """API keys: who, name, prefix and use; never the key or its hash. Deleting a key (the
+    action, or the delete view) refuses it at the chat service within a second."""
+
+    list_display = ("prefix", "name", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = (("revoked_at", admin.EmptyFieldListFilter), "created_at")
+    search_fields = ("user__email", "prefix", "name")
+    list_select_related = ("user",)
+    fields = ("id", "user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+    readonly_fields = fields
+    actions = ["revoke_api_keys"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    @admin.action(description="Delete (revoke) selected API keys")
+    def revoke_api_keys(self, request, queryset) -> None:
+        revoked = sum(api_keys.api_key_revoke(api_key=key) for key in queryset)
+        self.message_user(request, f"Deleted {revoked} API key(s).", messages.SUCCESS)

@@ -126,3 +126,107 @@ def _session_deleted(sender, instance: Session, **kwargs) -> None:
     if instance.revoked_at is None or instance.revoked_at > horizon:
         DeletedSession.objects.update_or_create(id=instance.id, defaults={"deleted_at": now})
     DeletedSession.objects.filter(deleted_at__lt=horizon).delete()
+
+
+# --- accounts: two-factor, API keys ---------------------------------------------------------
+
+
+class TotpDevice(models.Model):
+    """A user's authenticator app (TOTP, RFC 6238). The shared secret is stored encrypted
+    (``secret_box``), never in clear; the device counts for sign-in once ``confirmed_at`` is set."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, primary_key=True, related_name="totp_device")
+    secret_encrypted = models.TextField(help_text="The TOTP secret, encrypted (Fernet).")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The newest time step a code was accepted for: a code (and any older one) works once.
+    last_used_step = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"two-factor of {self.user_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None
+
+
+class RecoveryCode(models.Model):
+    """One of a user's single-use two-factor recovery codes, stored hashed (password hashers)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="recovery_codes")
+    code_hash = models.CharField(max_length=256)
+    used_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "used_at"], name="accounts_recovery_user_idx")]
+
+    def __str__(self) -> str:
+        return f"recovery code {self.id} of {self.user_id}"
+
+
+class MfaChallenge(models.Model):
+    """A sign-in that passed the password and waits for the second factor. Its ``mfa_token``
+    is stored as a SHA-256 digest; it is short-lived, single-use and spent after a few codes."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="mfa_challenges")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField(db_index=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="Codes tried with this token.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"two-factor challenge {self.id} of {self.user_id}"
+
+
+class ApiKey(models.Model):
+    """A key a program sends as ``Authorization: Bearer <key>`` to the chat service. Only its
+    SHA-256 digest is stored (the key is shown once, at creation) and a short prefix to find it.
+    Deleting a key sets ``revoked_at``: the revocation feed lists it, so chat processes refuse it."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True, help_text="The key's first characters, shown to its owner.")
+    key_hash = models.CharField(max_length=64, help_text="SHA-256 of the key (hex).")
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "revoked_at"], name="accounts_apikey_user_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.name})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class DeletedApiKey(models.Model):
+    """An API key row that was deleted (with its user, or by staff); the revocation feed lists
+    it like a deleted key, so chat processes that cached it refuse it. Pruned as rows are added."""
+
+    id = models.UUIDField(primary_key=True, help_text="The deleted key's id.")
+    deleted_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"deleted API key {self.id}"
+
+
+API_KEY_FEED_SECONDS = 600  # how long a deleted key stays in the revocation feed (chat caches keys 60 s)
+
+
+@receiver(pre_delete, sender=ApiKey)
+def _api_key_deleted(sender, instance: ApiKey, **kwargs) -> None:
+    now = timezone.now()
+    horizon = now - timedelta(seconds=API_KEY_FEED_SECONDS)
+    if instance.revoked_at is None or instance.revoked_at > horizon:
+        DeletedApiKey.objects.update_or_create(id=instance.id, defaults={"deleted_at": now})
+    DeletedApiKey.objects.filter(deleted_at__lt=horizon).delete()

@@ -129,3 +129,8 @@ def password_check(user, raw_password: str, *, callers: Callers = ()) -> bool:
 def password_hash_dummy(raw_password: str, *, callers: Callers = ()) -> None:
     """Spend the same time as a real check when there is no user to check against."""
     password_hash(raw_password, callers=callers)
+
+
+def password_hash_matches(raw: str, encoded: str, *, callers: Callers = ()) -> bool:
+    """Check ``raw`` against a stored hash that is not a user's password (a recovery code)."""
+    return bool(encoded) and _hash_run(check_password, raw, encoded, callers=callers)

@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
+from shared_apps.accounts import mfa
 from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.models import Session, User, UserManager
 from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_dummy
@@ -168,8 +169,9 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
     return AuthResult(user=user, tokens=tokens)
 
 
-def user_signin(*, email: str, password: str, client: ClientInfo | None = None) -> AuthResult:
-    """Check credentials and open a session.
+def user_signin(*, email: str, password: str, client: ClientInfo | None = None) -> AuthResult | mfa.MfaRequired:
+    """Check credentials and open a session (an account with two-factor gets ``MfaRequired``
+    instead: no tokens until ``mfa.user_signin_mfa`` sees its code).
 
     The answer and its cost are the same whether or not the address exists: an unknown
     address still pays for one password hash. Failures count toward the throttles (per
@@ -197,6 +199,8 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
         logger.info("signin_failed", ip=client.ip_address)
         raise NotAuthenticated(BAD_CREDENTIALS)
     signin_success_record(email=email, client_ip=client.ip_address)
+    if mfa.totp_is_active(user=user):
+        return mfa.mfa_challenge_create(user=user, client=client)
     tokens = session_open(user=user, client=client)
     logger.info("user_signed_in", user_id=str(user.id), session_id=str(tokens.session_id))
     return AuthResult(user=user, tokens=tokens)

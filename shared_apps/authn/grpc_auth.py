@@ -8,7 +8,7 @@ import hmac
 import grpc
 from django.conf import settings
 
-from shared_apps.authn.verify import Principal, access_token_verify, bearer_token
+from shared_apps.authn.verify import Principal, bearer_token, credential_verify
 from shared_apps.core.errors import NotAuthenticated
 from shared_apps.core.grpc_server.handlers import wrap_handler
 from shared_apps.core.grpc_server.interceptors import metadata_value
@@ -62,10 +62,12 @@ class AccessTokenInterceptor(grpc.ServerInterceptor):
 
         def around(behaviour, request, context, streaming):
             if token is None and not public:
-                context.abort(grpc.StatusCode.UNAUTHENTICATED, "Missing 'authorization: Bearer <access token>'.")
+                context.abort(
+                    grpc.StatusCode.UNAUTHENTICATED, "Missing 'authorization: Bearer <access token or API key>'."
+                )
             if token is not None:
                 try:
-                    setattr(context, _PRINCIPAL_ATTR, access_token_verify(token))
+                    setattr(context, _PRINCIPAL_ATTR, credential_verify(token))
                 except NotAuthenticated as exc:
                     if not public:
                         context.abort(grpc.StatusCode.UNAUTHENTICATED, exc.message)

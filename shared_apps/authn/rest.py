@@ -1,4 +1,5 @@
-"""DRF authentication with the shared verifier."""
+"""DRF authentication with the shared verifier (``credential_verify``: access tokens, and API
+keys where the site accepts them)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-from shared_apps.authn.verify import Principal, access_token_verify, bearer_token
+from shared_apps.authn.verify import Principal, bearer_token, credential_verify
 from shared_apps.core.errors import NotAuthenticated
 
 
@@ -17,9 +18,9 @@ class AccessTokenAuthentication(authentication.BaseAuthentication):
             return None
         token = bearer_token(header)
         if token is None:
-            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <access token>'.")
+            raise exceptions.AuthenticationFailed("Authorization header must be 'Bearer <access token or API key>'.")
         try:
-            return access_token_verify(token), token
+            return credential_verify(token), token
         except NotAuthenticated as exc:
             raise exceptions.AuthenticationFailed(exc.message) from exc
 

@@ -1,4 +1,5 @@
-"""How a verifying service (the chat service) learns that sessions have ended.
+"""How a verifying service (the chat service) learns that sessions have ended (and API keys
+were deleted: the feed lists their ids beside the sessions', and they are refused alike).
 
 Each process keeps the set of ended sessions in memory and refreshes it from the auth
 service's ``ListRevokedSessions`` feed every ``AUTHN_REVOCATION_POLL_SECONDS`` (0.25 s by
@@ -50,7 +51,8 @@ class RevocationFeed:
         self.poll_seconds = poll_seconds
         self.max_staleness = max_staleness
         self.forget_after = forget_after
-        self._revoked: dict[str, float] = {}  # session id -> monotonic time after which to forget it
+        # session id (or deleted API key id) -> monotonic time after which to forget it
+        self._revoked: dict[str, float] = {}
         self._cursor: Timestamp | None = None
         self._last_success: float | None = None
         self._first_sync = threading.Event()
@@ -109,6 +111,8 @@ class RevocationFeed:
         revoked = dict(self._revoked)
         for session_id in response.session_ids:
             revoked[session_id] = forget_at
+        for api_key_id in response.api_key_ids:  # deleted API keys end like sessions (their id)
+            revoked[api_key_id] = forget_at
         self._revoked = {k: v for k, v in revoked.items() if v > now}
         self._cursor = response.cursor
         self._last_success = now
@@ -141,7 +145,12 @@ def revocation_feed() -> RevocationFeed:
                     settings.AUTH_GRPC_TARGET,
                     poll_seconds=settings.AUTHN_REVOCATION_POLL_SECONDS,
                     max_staleness=settings.AUTHN_REVOCATION_MAX_STALENESS,
-                    forget_after=settings.JWT_ACCESS_TTL.total_seconds() + settings.JWT_LEEWAY_SECONDS + 60,
+                    # Past a token's life, and past the time an API key's answer is cached.
+                    forget_after=max(
+                        settings.JWT_ACCESS_TTL.total_seconds() + settings.JWT_LEEWAY_SECONDS,
+                        getattr(settings, "AUTHN_API_KEY_CACHE_SECONDS", 0),
+                    )
+                    + 60,
                 )
     return _feed
 

@@ -32,6 +32,9 @@ class Principal:
     is_staff: bool
     expires_at: datetime
     jti: str
+    # "session" (an access token) or "api_key"; for an API key ``session_id`` is the key's id,
+    # so the revocation feed ends it like a session, and ``expires_at`` is the far future.
+    credential: str = "session"
 
     is_authenticated = True
     is_anonymous = False
@@ -41,6 +44,10 @@ class Principal:
         return self.user_id
 
     pk = id
+
+
+API_KEY_PREFIX = "cak_"  # what an API key starts with (a JWT starts with "eyJ")
+NEVER_EXPIRES = datetime(9999, 12, 31, tzinfo=UTC)
 
 
 @lru_cache(maxsize=1)
@@ -97,3 +104,15 @@ def bearer_token(header_value: str | None) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+def credential_verify(raw_token: str) -> Principal:
+    """The one check of a bearer credential, for every transport: an access token, or an API
+    key where the site accepts them (``AUTHN_API_KEY_VERIFY``: the chat service). Raises
+    NotAuthenticated (or ServiceUnavailable when it cannot be checked right now)."""
+    if raw_token.startswith(API_KEY_PREFIX):
+        verifier = getattr(settings, "AUTHN_API_KEY_VERIFY", None)
+        if not verifier:
+            raise NotAuthenticated("API keys are accepted by the chat service only; use an access token.")
+        return import_string(verifier)(raw_token)
+    return access_token_verify(raw_token)

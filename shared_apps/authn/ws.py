@@ -11,13 +11,14 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from channels.middleware import BaseMiddleware
 
-from shared_apps.authn.verify import Principal, access_token_verify, bearer_token
+from shared_apps.authn.verify import Principal, bearer_token, credential_verify
 from shared_apps.core.errors import NotAuthenticated, ServiceUnavailable
 
 
-async def access_token_verify_async(token: str) -> Principal:
-    # Off the loop: the first check in a process may wait for the revocation feed's first sync.
-    return await sync_to_async(access_token_verify, thread_sensitive=False)(token)
+async def credential_verify_async(token: str) -> Principal:
+    # Off the loop: the first check in a process may wait for the revocation feed's first sync,
+    # and an API key's first use asks the auth service.
+    return await sync_to_async(credential_verify, thread_sensitive=False)(token)
 
 
 class AccessTokenWebsocketMiddleware(BaseMiddleware):
@@ -30,10 +31,10 @@ class AccessTokenWebsocketMiddleware(BaseMiddleware):
         if header is not None:
             token = bearer_token(header)
             if token is None:
-                scope["auth_error"] = "Authorization header must be 'Bearer <access token>'."
+                scope["auth_error"] = "Authorization header must be 'Bearer <access token or API key>'."
             else:
                 try:
-                    scope["principal"] = await access_token_verify_async(token)
+                    scope["principal"] = await credential_verify_async(token)
                 except (NotAuthenticated, ServiceUnavailable) as exc:
                     scope["auth_error"] = exc.message
         return await super().__call__(scope, receive, send)

@@ -18,6 +18,7 @@ SECRET_KEYS = re.compile(
 )
 JWT_PATTERN = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
 BEARER_PATTERN = re.compile(r"(Bearer\s+)[^\s\"']+", re.IGNORECASE)
+API_KEY_PATTERN = re.compile(r"cak_[A-Za-z0-9]{8,}")  # an API key (shared_apps/accounts/api_keys.py)
 MASK = "[redacted]"
 
 
@@ -25,7 +26,7 @@ def _scrub(value: Any, depth: int = 0) -> Any:
     if depth > 4:
         return value
     if isinstance(value, str):
-        return BEARER_PATTERN.sub(r"\1" + MASK, JWT_PATTERN.sub(MASK, value))
+        return BEARER_PATTERN.sub(r"\1" + MASK, API_KEY_PATTERN.sub(MASK, JWT_PATTERN.sub(MASK, value)))
     if isinstance(value, dict):
         return {
             k: (MASK if isinstance(k, str) and SECRET_KEYS.search(k) and k != "token_type" else _scrub(v, depth + 1))

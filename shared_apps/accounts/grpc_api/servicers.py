@@ -7,7 +7,8 @@ import grpc
 from django_grpc_framework.services import Service
 
 from protos import auth_pb2
-from shared_apps.accounts import selectors, services
+from shared_apps.accounts import api_keys, selectors, services
+from shared_apps.accounts.grpc_api.mfa_api_keys import MfaApiKeysMethods, signin_message
 from shared_apps.accounts.models import User
 from shared_apps.accounts.services import ClientInfo, IssuedTokens
 from shared_apps.authn.grpc_auth import context_principal, context_principal_optional, service_caller_require
@@ -45,7 +46,13 @@ def client_info(context: grpc.ServicerContext) -> ClientInfo:
     return ClientInfo(ip_address=host or None, user_agent=agent[:256])
 
 
-class AuthService(Service):
+class AuthService(MfaApiKeysMethods, Service):
+    def client_info(self, context: grpc.ServicerContext) -> ClientInfo:
+        return client_info(context)
+
+    def auth_response(self, result: services.AuthResult) -> auth_pb2.AuthResponse:
+        return auth_pb2.AuthResponse(user=user_message(result.user), tokens=tokens_message(result.tokens))
+
     def SignUp(self, request, context):  # noqa: N802 - gRPC method names
         result = services.user_create(
             name=request.name, email=request.email, password=request.password, client=client_info(context)
@@ -54,7 +61,7 @@ class AuthService(Service):
 
     def SignIn(self, request, context):  # noqa: N802
         result = services.user_signin(email=request.email, password=request.password, client=client_info(context))
-        return auth_pb2.AuthResponse(user=user_message(result.user), tokens=tokens_message(result.tokens))
+        return signin_message(result, self.auth_response)
 
     def SignOut(self, request, context):  # noqa: N802
         # The seed sends the token in the body; a bearer token in metadata works too.
@@ -90,4 +97,7 @@ class AuthService(Service):
         if since is not None and since.year < 1970:  # a cursor is a recent time (year 1 overflowed the feed)
             raise ValidationFailed("since: Not a valid cursor.", details={"since": ["Before 1970."]})
         feed = selectors.revoked_sessions_since(since=since)
-        return auth_pb2.ListRevokedSessionsResponse(session_ids=feed.session_ids, cursor=timestamp(feed.cursor))
+        keys = api_keys.revoked_api_keys_since(since=since)  # accounts: two-factor, API keys
+        return auth_pb2.ListRevokedSessionsResponse(
+            session_ids=feed.session_ids, cursor=timestamp(feed.cursor), api_key_ids=keys
+        )

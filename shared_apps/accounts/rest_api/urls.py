@@ -1,6 +1,6 @@
 from django.urls import path
 
-from shared_apps.accounts.rest_api import views
+from shared_apps.accounts.rest_api import mfa_api_keys, views
 
 urlpatterns = [
     path("auth/signup", views.SignUpApi.as_view(), name="signup"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("auth/revoke", views.RevokeApi.as_view(), name="revoke"),
     path("auth/validate", views.ValidateApi.as_view(), name="validate"),
     path("users", views.UserListApi.as_view(), name="user-list"),
+    *mfa_api_keys.urlpatterns,  # accounts: two-factor, API keys
 ]

@@ -5,7 +5,12 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.http import JsonResponse
-from drf_spectacular.utils import extend_schema, extend_schema_serializer, inline_serializer
+from drf_spectacular.utils import (
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import serializers
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
@@ -13,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shared_apps.accounts import selectors, services
+from shared_apps.accounts.rest_api.mfa_api_keys import MFA_REQUIRED_SERIALIZER, signin_data
 from shared_apps.accounts.rest_api.serializers import (
     AuthResultSerializer,
     TokensSerializer,
@@ -51,12 +57,18 @@ class SignInApi(APIView):
         email = serializers.CharField(max_length=254)
         password = serializers.CharField(max_length=256, trim_whitespace=False)
 
-    @extend_schema(request=InputSerializer, responses={200: AuthResultSerializer}, auth=[])
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: PolymorphicProxySerializer("SignInOutput", [AuthResultSerializer, MFA_REQUIRED_SERIALIZER], None)
+        },
+        auth=[],
+    )
     def post(self, request: Request) -> Response:
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.user_signin(**data.validated_data, client=client_info(request))
-        return Response(AuthResultSerializer(result).data)
+        return Response(signin_data(result))  # two-factor: {mfa_required, mfa_token}, no tokens
 
 
 # The seed's ``Empty`` message, as its REST gateway renders it: ``{}``.

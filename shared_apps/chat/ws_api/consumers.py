@@ -25,7 +25,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from shared_apps.authn.verify import Principal
-from shared_apps.authn.ws import access_token_verify_async
+from shared_apps.authn.ws import credential_verify_async
 from shared_apps.chat import reply_producer, reply_reader
 from shared_apps.chat.payloads import message_data
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
@@ -186,7 +186,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self._close_unauthenticated("The auth frame needs a 'token'.")
             return
         try:
-            principal = await access_token_verify_async(token)
+            principal = await credential_verify_async(token)
         except (NotAuthenticated, ServiceUnavailable) as exc:
             await self._close_unauthenticated(exc.message)
             return

@@ -45,3 +45,13 @@ def test_tokens_inside_strings_and_nested_values_are_masked():
     assert "opaque-token-123" not in flat
     assert "'secret': 's'" not in flat
     assert event["event"] == f"got {MASK} from client"
+
+
+def test_api_keys_inside_strings_are_masked():
+    # given
+    key = "cak_" + "Ab3" * 16
+    # when
+    event = redact_secrets(None, "info", {"event": f"client sent {key} in a body", "note": [f"x{key}"]})
+    # then
+    assert key not in str(event) and key[4:20] not in str(event)
+    assert event["event"] == f"client sent {MASK} in a body"
