@@ -463,6 +463,32 @@ def user_verification_resend(*, caller: Principal, client: ClientInfo | None = N
     return True
 
 
+def user_email_mark(*, user: User, verified: bool) -> None:
+    """Staff mark an address verified (or not) in the admin."""
+    User.objects.filter(id=user.id).update(email_verified=verified, updated_at=timezone.now())
+    user.email_verified = verified
+    logger.info("email_marked", user_id=str(user.id), verified=verified)
+
+
+def user_password_reset_send(*, user: User) -> bool:
+    """Staff send a user a password-reset link (the admin), bypassing the request throttle.
+    Not for an inactive account or one whose password sign-in staff disabled."""
+    if not user.is_active or not user.has_usable_password():
+        return False
+    password_reset_email_send(user=user)
+    logger.info("password_reset_sent_by_staff", user_id=str(user.id))
+    return True
+
+
+def user_verification_send(*, user: User) -> bool:
+    """Staff send a user a new verification link (the admin); nothing for a verified address."""
+    if user.email_verified or not user.is_active:
+        return False
+    verification_email_send(user=user)
+    logger.info("email_verification_sent_by_staff", user_id=str(user.id))
+    return True
+
+
 def user_session_end(*, caller: Principal, session_id: str) -> None:
     """End one of the caller's own sessions (any of them, the current one too). Another user's
     session is not found, exactly like one that does not exist. Ending an ended one again is a no-op."""
