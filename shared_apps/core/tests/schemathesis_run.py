@@ -53,16 +53,19 @@ def run(
     headers_for: Callable[[Any], dict[str, str]],
     prepare: Callable[[Any, Any], None] | None = None,
     skip: Callable[[Any], bool] = lambda operation: False,
+    examples_for: Callable[[Any], int | None] = lambda operation: None,
 ) -> Outcome:
     """``headers_for(operation)`` gives each call's headers (a fresh token where the call would
-    end the session); ``prepare(case, draw)`` may point path parameters at real objects."""
+    end the session); ``prepare(case, draw)`` may point path parameters at real objects;
+    ``examples_for(operation)`` may give an operation fewer (or more) cases than ``examples``."""
     outcome = Outcome()
     started = time.monotonic()
     for result in site_schema().get_all_operations():
         operation = result.ok()
         if skip(operation):
             continue
-        _operation_check(operation, examples, headers_for, prepare, outcome)()
+        count = examples_for(operation) or examples
+        _operation_check(operation, count, headers_for, prepare, outcome)()
     outcome.seconds = time.monotonic() - started
     return outcome
 
