@@ -186,6 +186,8 @@ class Stack:
             CHAT_WS_ALLOWED_ORIGINS="http://127.0.0.1",
             CHAT_AUTH_PUBLIC_URL="http://127.0.0.1:8081",  # the web page's sign-in origin (production)
             AUTH_CORS_ALLOWED_ORIGINS="http://127.0.0.1:8083",
+            PUBLIC_AUTH_URL="http://127.0.0.1:8081",
+            EMAIL_URL="dummymail://",
             LOG_FORMAT="json",
             PYTHONPATH=str(ROOT),
         )

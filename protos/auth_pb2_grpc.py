@@ -114,6 +114,41 @@ class AuthServiceStub:
                 request_serializer=protos_dot_auth__pb2.VerifyApiKeyRequest.SerializeToString,
                 response_deserializer=protos_dot_auth__pb2.VerifyApiKeyResponse.FromString,
                 _registered_method=True)
+        self.ChangePassword = channel.unary_unary(
+                '/auth.AuthService/ChangePassword',
+                request_serializer=protos_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.RequestPasswordReset = channel.unary_unary(
+                '/auth.AuthService/RequestPasswordReset',
+                request_serializer=protos_dot_auth__pb2.PasswordResetRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ConfirmPasswordReset = channel.unary_unary(
+                '/auth.AuthService/ConfirmPasswordReset',
+                request_serializer=protos_dot_auth__pb2.PasswordResetConfirmRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.VerifyEmail = channel.unary_unary(
+                '/auth.AuthService/VerifyEmail',
+                request_serializer=protos_dot_auth__pb2.VerifyEmailRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ResendVerificationEmail = channel.unary_unary(
+                '/auth.AuthService/ResendVerificationEmail',
+                request_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
+        self.ListSessions = channel.unary_unary(
+                '/auth.AuthService/ListSessions',
+                request_serializer=protos_dot_auth__pb2.ListSessionsRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.ListSessionsResponse.FromString,
+                _registered_method=True)
+        self.EndSession = channel.unary_unary(
+                '/auth.AuthService/EndSession',
+                request_serializer=protos_dot_auth__pb2.EndSessionRequest.SerializeToString,
+                response_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                _registered_method=True)
 
 
 class AuthServiceServicer:
@@ -221,6 +256,55 @@ class AuthServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ChangePassword(self, request, context):
+        """accounts: password, email, sessions
+        The caller's password (bearer); every other session of the user ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestPasswordReset(self, request, context):
+        """Sends a reset link if an account has the address; the answer is the same either way.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmPasswordReset(self, request, context):
+        """A new password with the link's token; every session of the user ends.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyEmail(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ResendVerificationEmail(self, request, context):
+        """A new verification link to the caller (bearer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSessions(self, request, context):
+        """The caller's live sessions, newest first (bearer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndSession(self, request, context):
+        """Ends one of the caller's sessions (bearer); another user's is NOT_FOUND.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AuthServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -303,6 +387,41 @@ def add_AuthServiceServicer_to_server(servicer, server):
                     servicer.VerifyApiKey,
                     request_deserializer=protos_dot_auth__pb2.VerifyApiKeyRequest.FromString,
                     response_serializer=protos_dot_auth__pb2.VerifyApiKeyResponse.SerializeToString,
+            ),
+            'ChangePassword': grpc.unary_unary_rpc_method_handler(
+                    servicer.ChangePassword,
+                    request_deserializer=protos_dot_auth__pb2.ChangePasswordRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'RequestPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestPasswordReset,
+                    request_deserializer=protos_dot_auth__pb2.PasswordResetRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'ConfirmPasswordReset': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmPasswordReset,
+                    request_deserializer=protos_dot_auth__pb2.PasswordResetConfirmRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'VerifyEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyEmail,
+                    request_deserializer=protos_dot_auth__pb2.VerifyEmailRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'ResendVerificationEmail': grpc.unary_unary_rpc_method_handler(
+                    servicer.ResendVerificationEmail,
+                    request_deserializer=protos_dot_auth__pb2.Empty.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
+            ),
+            'ListSessions': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSessions,
+                    request_deserializer=protos_dot_auth__pb2.ListSessionsRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.ListSessionsResponse.SerializeToString,
+            ),
+            'EndSession': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndSession,
+                    request_deserializer=protos_dot_auth__pb2.EndSessionRequest.FromString,
+                    response_serializer=protos_dot_auth__pb2.Empty.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -737,6 +856,195 @@ class AuthService:
             '/auth.AuthService/VerifyApiKey',
             protos_dot_auth__pb2.VerifyApiKeyRequest.SerializeToString,
             protos_dot_auth__pb2.VerifyApiKeyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ChangePassword(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/ChangePassword',
+            protos_dot_auth__pb2.ChangePasswordRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/RequestPasswordReset',
+            protos_dot_auth__pb2.PasswordResetRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmPasswordReset(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/ConfirmPasswordReset',
+            protos_dot_auth__pb2.PasswordResetConfirmRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/VerifyEmail',
+            protos_dot_auth__pb2.VerifyEmailRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ResendVerificationEmail(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/ResendVerificationEmail',
+            protos_dot_auth__pb2.Empty.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSessions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/ListSessions',
+            protos_dot_auth__pb2.ListSessionsRequest.SerializeToString,
+            protos_dot_auth__pb2.ListSessionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndSession(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/auth.AuthService/EndSession',
+            protos_dot_auth__pb2.EndSessionRequest.SerializeToString,
+            protos_dot_auth__pb2.Empty.FromString,
             options,
             channel_credentials,
             insecure,

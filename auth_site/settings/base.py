@@ -1,6 +1,15 @@
 """Settings of the auth service. Environment-specific modules import this one."""
 
-from shared_apps.core.config import BASE_DIR, env_database, env_int, env_list, env_str
+from shared_apps.core.config import (
+    BASE_DIR,
+    env_bool,
+    env_database,
+    env_email,
+    env_http_url,
+    env_int,
+    env_list,
+    env_str,
+)
 from shared_apps.core.settings_common import *  # noqa: F403
 from shared_apps.core.settings_common import DEV_JWT_SIGNING_KEY, JWT_ALGORITHM, SPECTACULAR_SETTINGS
 
@@ -71,6 +80,27 @@ PASSWORD_HASH_MAX_PER_ACCOUNT = env_int("PASSWORD_HASH_MAX_PER_ACCOUNT", 1, mini
 # Hashing threads run at this nice level (0-19), so cheap requests get the CPU first.
 PASSWORD_HASH_NICE = env_int("PASSWORD_HASH_NICE", 10, minimum=0)
 
+# --- accounts: password, email, sessions -------------------------------------------------
+# Email goes through Django's email framework: EMAIL_URL is smtp://host:port,
+# smtp+tls://user:pass@host:587, smtps://... or consolemail:// (the development default: messages
+# are printed to stdout). Production requires it (shared_apps/accounts/emails.py sends on a thread).
+globals().update(env_email("EMAIL_URL", "consolemail://"))
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("EMAIL_FROM", "Chat AI <no-reply@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The auth service as a person's browser reaches it: links in emails point here.
+PUBLIC_AUTH_URL = env_http_url("PUBLIC_AUTH_URL", "http://127.0.0.1:8081")
+# Seconds a password-reset link works (once); a verification link works this long.
+PASSWORD_RESET_TTL = env_int("PASSWORD_RESET_TTL", 3600, minimum=60)
+EMAIL_VERIFICATION_TTL = env_int("EMAIL_VERIFICATION_TTL", 3 * 24 * 3600, minimum=60)
+# Sign-in (and refresh) of an account whose address is not verified answers 403 email_not_verified.
+AUTH_REQUIRE_VERIFIED_EMAIL = env_bool("AUTH_REQUIRE_VERIFIED_EMAIL", False)
+# Emails of one kind (password reset, verification) per window: per recipient account and per
+# client address; past either the request answers 429 and nothing is sent.
+ACCOUNT_EMAILS_PER_ACCOUNT = env_int("ACCOUNT_EMAILS_PER_ACCOUNT", 3, minimum=1)
+ACCOUNT_EMAILS_PER_IP = env_int("ACCOUNT_EMAILS_PER_IP", 20, minimum=1)
+ACCOUNT_EMAILS_WINDOW_SECONDS = env_int("ACCOUNT_EMAILS_WINDOW_SECONDS", 3600, minimum=1)
+
 # --- gRPC ---------------------------------------------------------------------------------
 GRPC_FRAMEWORK = {"ROOT_HANDLERS_HOOK": "auth_site.grpc_handlers.grpc_handlers"}
 GRPC_PUBLIC_METHODS = {
@@ -81,6 +111,10 @@ GRPC_PUBLIC_METHODS = {
     "/auth.AuthService/ValidateToken",
     "/auth.AuthService/SignOut",
     "/auth.AuthService/ListRevokedSessions",
+    # accounts: password, email, sessions
+    "/auth.AuthService/RequestPasswordReset",
+    "/auth.AuthService/ConfirmPasswordReset",
+    "/auth.AuthService/VerifyEmail",
 }
 GRPC_MAX_WORKERS = env_int("GRPC_MAX_WORKERS", 16, minimum=1)
 GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 20, minimum=0)

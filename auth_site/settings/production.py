@@ -16,7 +16,7 @@ from shared_apps.core.settings_production import *
 from shared_apps.core.settings_production import SECRET_KEY, database_pooled
 
 from shared_apps.authn.keys import check_production_keys
-from shared_apps.core.config import env_origins, env_str
+from shared_apps.core.config import env_email, env_http_url, env_origins, env_str
 
 env_str("JWT_SIGNING_KEY")  # the auth service signs: no development default in production
 check_production_keys(
@@ -30,3 +30,7 @@ check_production_keys(
 # Required: the base's development origins must never be allowed in production.
 CORS_ALLOWED_ORIGINS = env_origins("AUTH_CORS_ALLOWED_ORIGINS")
 DATABASES = {"default": database_pooled(DATABASES["default"])}
+# Required: links in emails must point at the real host, and emails must go to a real mail
+# server (the development default prints them, links and all, to the log stream).
+PUBLIC_AUTH_URL = env_http_url("PUBLIC_AUTH_URL")
+globals().update(env_email("EMAIL_URL"))

@@ -1,5 +1,5 @@
-"""Admin screens for users and sessions. Deactivation and revocation go through the
-service layer so they end sessions exactly as the APIs do."""
+"""Admin screens for users and sessions. Deactivation, revocation, password resets and
+verification go through the service layer so they behave exactly as the APIs do."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import Now
 
 from shared_apps.accounts import api_keys, mfa, services
 from shared_apps.accounts.email_address import mixed_script_part
@@ -79,19 +81,35 @@ class UserAdmin(DjangoUserAdmin):
     add_form = UserCreationForm
     change_password_form = PasswordChangeForm
     ordering = ("-created_at",)
-    list_display = ("email", "name", "is_active", "is_staff", "created_at")
-    list_filter = ("is_active", "is_staff", "is_superuser", "created_at")
+    list_display = ("email", "name", "email_verified", "is_active", "is_staff", "live_sessions", "created_at")
+    list_filter = ("email_verified", "is_active", "is_staff", "is_superuser", "created_at")
     search_fields = ("email", "name")
     readonly_fields = ("id", "created_at", "updated_at", "last_login", "two_factor")
     fieldsets = (
-        (None, {"fields": ("id", "email", "password", "two_factor")}),
+        (None, {"fields": ("id", "email", "email_verified", "password", "two_factor")}),
         ("Profile", {"fields": ("name",)}),
         ("Permissions", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
         ("Dates", {"fields": ("last_login", "created_at", "updated_at")}),
     )
     add_fieldsets = ((None, {"classes": ("wide",), "fields": ("email", "name", "password1", "password2")}),)
     inlines = [SessionInline, ApiKeyInline]
-    actions = ["deactivate_users", "two_factor_reset"]
+    actions = [
+        "deactivate_users",
+        "end_sessions",
+        "send_password_reset",
+        "send_verification",
+        "mark_email_verified",
+        "mark_email_unverified",
+        "two_factor_reset",
+    ]
+
+    def get_queryset(self, request):
+        live = Count("sessions", filter=Q(sessions__revoked_at__isnull=True, sessions__refresh_expires_at__gt=Now()))
+        return super().get_queryset(request).annotate(live_session_count=live)
+
+    @admin.display(description="Live sessions", ordering="live_session_count")
+    def live_sessions(self, obj: User) -> int:
+        return obj.live_session_count
 
     @admin.display(description="Two-factor sign-in")
     def two_factor(self, obj: User) -> str:
@@ -111,6 +129,9 @@ class UserAdmin(DjangoUserAdmin):
 
     def save_model(self, request, obj: User, form, change: bool) -> None:
         was_active = change and User.objects.filter(pk=obj.pk, is_active=True).exists()
+        changed = form.changed_data if form is not None else []
+        if change and "email" in changed and "email_verified" not in changed:
+            obj.email_verified = False  # a new address is not verified until its owner follows a link
         super().save_model(request, obj, form, change)
         if was_active and not obj.is_active:
             services.user_deactivate(user=obj)
@@ -120,6 +141,33 @@ class UserAdmin(DjangoUserAdmin):
         for user in queryset:
             services.user_deactivate(user=user)
         self.message_user(request, f"Deactivated {queryset.count()} user(s).", messages.SUCCESS)
+
+    @admin.action(description="End every session of the selected users")
+    def end_sessions(self, request, queryset) -> None:
+        ended = sum(services.user_sessions_end(user=user, reason=Session.EndReason.ADMIN) for user in queryset)
+        self.message_user(request, f"Ended {ended} session(s).", messages.SUCCESS)
+
+    @admin.action(description="Email the selected users a password-reset link")
+    def send_password_reset(self, request, queryset) -> None:
+        sent = sum(services.user_password_reset_send(user=user) for user in queryset)
+        self.message_user(request, f"Sent {sent} password-reset email(s).", messages.SUCCESS)
+
+    @admin.action(description="Email the selected users a new verification link")
+    def send_verification(self, request, queryset) -> None:
+        sent = sum(services.user_verification_send(user=user) for user in queryset)
+        self.message_user(request, f"Sent {sent} verification email(s).", messages.SUCCESS)
+
+    @admin.action(description="Mark the selected users' email addresses verified")
+    def mark_email_verified(self, request, queryset) -> None:
+        for user in queryset:
+            services.user_email_mark(user=user, verified=True)
+        self.message_user(request, f"Marked {queryset.count()} address(es) verified.", messages.SUCCESS)
+
+    @admin.action(description="Mark the selected users' email addresses unverified")
+    def mark_email_unverified(self, request, queryset) -> None:
+        for user in queryset:
+            services.user_email_mark(user=user, verified=False)
+        self.message_user(request, f"Marked {queryset.count()} address(es) unverified.", messages.SUCCESS)
 
 
 @admin.register(Session)

@@ -47,6 +47,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     name = models.CharField(max_length=150, blank=True)
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the admin and list users.")
+    email_verified = models.BooleanField(
+        default=False, help_text="The owner followed a verification (or password-reset) link sent to this address."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -80,6 +83,8 @@ class Session(models.Model):
         USER_DEACTIVATED = "user_deactivated", "User deactivated"
         ADMIN = "admin", "Revoked by staff"
         PASSWORD_CHANGED = "password_changed", "Password changed"
+        PASSWORD_RESET = "password_reset", "Password reset by email"
+        USER_ENDED = "user_ended", "Ended by the user from another session"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="sessions")

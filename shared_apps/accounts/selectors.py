@@ -54,6 +54,38 @@ def user_list(*, actor: Principal, page: int | None, limit: int | None) -> UserP
     return UserPage(users=users, total=total, page=page, limit=limit)
 
 
+@dataclass(frozen=True)
+class SessionSummary:
+    """One of a user's live sessions, as the user sees it."""
+
+    id: uuid.UUID
+    created_at: datetime
+    last_used_at: datetime
+    ip: str | None
+    user_agent: str
+    current: bool
+
+
+def user_session_list(*, caller: Principal) -> list[SessionSummary]:
+    """The caller's live sessions, newest first. ``last_used_at`` is the session's last refresh
+    (or its sign-in): access tokens are checked without the database, so that is the last time
+    the session was seen."""
+    sessions = Session.objects.filter(
+        user_id=caller.user_id, revoked_at__isnull=True, refresh_expires_at__gt=timezone.now()
+    ).order_by("-created_at", "-id")
+    return [
+        SessionSummary(
+            id=s.id,
+            created_at=s.created_at,
+            last_used_at=s.last_refreshed_at or s.created_at,
+            ip=s.ip_address,
+            user_agent=s.user_agent,
+            current=s.id == caller.session_id,
+        )
+        for s in sessions
+    ]
+
+
 def session_is_active(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     """The auth site's session-state check for the shared verifier."""
     return Session.objects.filter(

@@ -1,4 +1,5 @@
-"""The auth service layer: sign-up, sign-in, refresh, sign-out, revoke, validate, deactivate.
+"""The auth service layer: sign-up, sign-in, refresh, sign-out, revoke, validate, deactivate;
+password change and reset, email verification, a user's own sessions.
 
 REST views, gRPC servicers and the admin call these functions and nothing else writes
 users or sessions. Every failure is a domain error from ``shared_apps.core.errors``.
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import structlog
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import validate_email
@@ -20,6 +22,14 @@ from rest_framework_simplejwt.exceptions import TokenError
 
 from shared_apps.accounts import mfa
 from shared_apps.accounts.email_address import mixed_script_part
+from shared_apps.accounts.email_throttle import account_email_admit, account_email_throttle
+from shared_apps.accounts.emails import (
+    email_verification_tokens,
+    link_token_parse,
+    password_reset_email_send,
+    password_reset_tokens,
+    verification_email_send,
+)
 from shared_apps.accounts.models import Session, User, UserManager
 from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_dummy
 from shared_apps.accounts.throttle import (
@@ -29,7 +39,7 @@ from shared_apps.accounts.throttle import (
 )
 from shared_apps.authn.tokens import SessionAccessToken, SessionRefreshToken
 from shared_apps.authn.verify import Principal, access_token_verify
-from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ValidationFailed
+from shared_apps.core.errors import AlreadyExists, EmailNotVerified, NotAuthenticated, NotFound, ValidationFailed
 
 logger = structlog.get_logger(__name__)
 
@@ -37,6 +47,9 @@ MAX_NAME_LENGTH = 150
 MAX_EMAIL_LENGTH = 254  # the column's length; longer input must be a 400, not a database error
 MAX_PASSWORD_LENGTH = 256  # Argon2 takes any length; this only bounds the work per request.
 BAD_CREDENTIALS = "Invalid email or password."
+NOT_VERIFIED = "Verify your email address first: follow the link sent to it (a new one has been sent)."
+INVALID_LINK = "The link is invalid, used or expired; ask for a new one."
+WRONG_CURRENT_PASSWORD = "The current password is not right."
 
 
 @dataclass(frozen=True)
@@ -166,6 +179,8 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
             "A user with this email already exists.", details={"email": ["Already registered."]}
         ) from exc
     logger.info("user_signed_up", user_id=str(user.id), session_id=str(tokens.session_id))
+    account_email_admit(kind=VERIFICATION, account=str(user.id), client_ip=None)  # resends share the budget
+    verification_email_send(user=user)
     return AuthResult(user=user, tokens=tokens)
 
 
@@ -199,6 +214,12 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
         logger.info("signin_failed", ip=client.ip_address)
         raise NotAuthenticated(BAD_CREDENTIALS)
     signin_success_record(email=email, client_ip=client.ip_address)
+    if settings.AUTH_REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        # The right password, so the owner: a new link (within the email budget), and no session.
+        if account_email_admit(kind=VERIFICATION, account=str(user.id), client_ip=client.ip_address) is None:
+            verification_email_send(user=user)
+        logger.info("signin_email_not_verified", user_id=str(user.id))
+        raise EmailNotVerified(NOT_VERIFIED)
     if mfa.totp_is_active(user=user):
         return mfa.mfa_challenge_create(user=user, client=client)
     tokens = session_open(user=user, client=client)
@@ -240,6 +261,8 @@ def session_refresh(*, refresh_token: str) -> IssuedTokens:
     user = session.user
     if not user.is_active:
         raise NotAuthenticated("Session has ended; sign in again.")
+    if settings.AUTH_REQUIRE_VERIFIED_EMAIL and not user.email_verified:
+        raise EmailNotVerified(NOT_VERIFIED)
     access, refresh = _tokens_mint(user=user, session_id=session_id)
     now = timezone.now()
     # Only columns of the session row in the WHERE: a condition on the user would make Django
@@ -314,6 +337,173 @@ def user_password_changed(*, user: User) -> int:
     every session of the user ends, so tokens issued under the old password stop working on
     both services (the chat service within its revocation feed's delay)."""
     return user_sessions_end(user=user, reason=Session.EndReason.PASSWORD_CHANGED)
+
+
+# --- accounts: password, email, sessions -----------------------------------------------------
+
+PASSWORD_RESET = "password_reset"
+VERIFICATION = "email_verification"
+
+
+def _new_password_validate(*, user: User, password: str, field: str = "new_password") -> None:
+    if not password or len(password) > MAX_PASSWORD_LENGTH:
+        raise ValidationFailed(
+            f"{field}: Between 1 and {MAX_PASSWORD_LENGTH} characters.", details={field: ["Invalid length."]}
+        )
+    try:
+        validate_password(password, user=user)
+    except DjangoValidationError as exc:
+        raise ValidationFailed(f"{field}: {' '.join(exc.messages)}", details={field: exc.messages}) from exc
+
+
+def _caller_user(caller: Principal) -> User:
+    user = User.objects.filter(id=caller.user_id, is_active=True).first()
+    if user is None:
+        raise NotAuthenticated("Session has ended; sign in again.")
+    return user
+
+
+def user_password_change(
+    *, caller: Principal, current_password: str, new_password: str, client: ClientInfo | None = None
+) -> int:
+    """Change the caller's password. Every other session of the user ends (the caller's stays).
+    A wrong current password is a 400 on ``current_password`` (a 401 would tell the client its
+    token is bad) and counts as a failed sign-in, so a stolen access token cannot be used to
+    guess the password faster than sign-in allows. Returns how many sessions ended."""
+    client = client or ClientInfo()
+    user = _caller_user(caller)
+    signin_throttle_check(email=user.email, client_ip=client.ip_address)
+    callers = hash_callers(email=user.email, client_ip=client.ip_address)
+    current_password = (current_password or "")[: MAX_PASSWORD_LENGTH + 1]
+    if len(current_password) > MAX_PASSWORD_LENGTH or not password_check(user, current_password, callers=callers):
+        signin_failure_record(email=user.email, client_ip=client.ip_address)
+        logger.info("password_change_refused", user_id=str(user.id))
+        raise ValidationFailed(
+            f"current_password: {WRONG_CURRENT_PASSWORD}", details={"current_password": [WRONG_CURRENT_PASSWORD]}
+        )
+    _new_password_validate(user=user, password=new_password)
+    encoded = password_hash(new_password, callers=callers)
+    now = timezone.now()
+    with transaction.atomic():
+        User.objects.filter(id=user.id).update(password=encoded, updated_at=now)
+        ended = (
+            Session.objects.filter(user=user, revoked_at__isnull=True)
+            .exclude(id=caller.session_id)
+            .update(revoked_at=now, revoke_reason=Session.EndReason.PASSWORD_CHANGED, updated_at=now)
+        )
+    logger.info("password_changed", user_id=str(user.id), session_id=str(caller.session_id), sessions_ended=ended)
+    return ended
+
+
+def password_reset_request(*, email: str, client: ClientInfo | None = None) -> None:
+    """Send a password-reset link to ``email`` if an active account with a usable password has it.
+
+    The caller learns nothing either way: the answer is the same, the same queries run, the
+    email is handed to the mail thread (no waiting for the server), and the throttle counts
+    the address asked for whether or not it exists.
+    """
+    client = client or ClientInfo()
+    email = UserManager.normalize_email_address(email)
+    account_email_throttle(kind=PASSWORD_RESET, account=email, client_ip=client.ip_address)
+    storable = _storable(email) and len(email) <= MAX_EMAIL_LENGTH
+    user = User.objects.filter(email=email, is_active=True).first() if storable else None
+    if user is None or not user.has_usable_password():  # staff disabled password sign-in: keep it so
+        logger.info("password_reset_requested", sent=False)
+        return
+    password_reset_email_send(user=user)
+    logger.info("password_reset_requested", sent=True, user_id=str(user.id))
+
+
+def _link_user(token: str, *, generator) -> User:
+    link = link_token_parse(token or "")
+    user = User.objects.filter(id=link.user_id, is_active=True).first() if link else None
+    if user is None or not generator.check_token(user, link.token):
+        raise ValidationFailed(f"token: {INVALID_LINK}", details={"token": [INVALID_LINK]})
+    return user
+
+
+def password_reset_confirm(*, token: str, new_password: str, client: ClientInfo | None = None) -> int:
+    """Set a new password with a reset link's token; every session of the user ends. The token
+    works once: the new password changes what it was made from, and the update is conditional
+    on the old password hash, so of two concurrent confirms with one token only one succeeds.
+    Following the link proves the address, so it also counts as verified. Returns how many
+    sessions ended."""
+    client = client or ClientInfo()
+    user = _link_user(token, generator=password_reset_tokens)
+    _new_password_validate(user=user, password=new_password)
+    encoded = password_hash(new_password, callers=hash_callers(email=user.email, client_ip=client.ip_address))
+    with transaction.atomic():
+        changed = User.objects.filter(id=user.id, password=user.password).update(
+            password=encoded, email_verified=True, updated_at=timezone.now()
+        )
+        if not changed:
+            raise ValidationFailed(f"token: {INVALID_LINK}", details={"token": [INVALID_LINK]})
+        ended = user_sessions_end(user=user, reason=Session.EndReason.PASSWORD_RESET)
+    logger.info("password_reset", user_id=str(user.id), sessions_ended=ended)
+    return ended
+
+
+def user_email_verify(*, token: str) -> User:
+    """Mark the address of a verification link's token as verified. Following a link again (or
+    a second link) is harmless; a link sent to an address the account no longer has is refused."""
+    user = _link_user(token, generator=email_verification_tokens)
+    if not user.email_verified:
+        User.objects.filter(id=user.id).update(email_verified=True, updated_at=timezone.now())
+        user.email_verified = True
+        logger.info("email_verified", user_id=str(user.id))
+    return user
+
+
+def user_verification_resend(*, caller: Principal, client: ClientInfo | None = None) -> bool:
+    """Send the caller a new verification link, within the email budget (429 past it). Nothing
+    is sent for an address already verified. Returns whether an email was sent."""
+    client = client or ClientInfo()
+    user = _caller_user(caller)
+    if user.email_verified:
+        return False
+    account_email_throttle(kind=VERIFICATION, account=str(user.id), client_ip=client.ip_address)
+    verification_email_send(user=user)
+    logger.info("email_verification_resent", user_id=str(user.id))
+    return True
+
+
+def user_email_mark(*, user: User, verified: bool) -> None:
+    """Staff mark an address verified (or not) in the admin."""
+    User.objects.filter(id=user.id).update(email_verified=verified, updated_at=timezone.now())
+    user.email_verified = verified
+    logger.info("email_marked", user_id=str(user.id), verified=verified)
+
+
+def user_password_reset_send(*, user: User) -> bool:
+    """Staff send a user a password-reset link (the admin), bypassing the request throttle.
+    Not for an inactive account or one whose password sign-in staff disabled."""
+    if not user.is_active or not user.has_usable_password():
+        return False
+    password_reset_email_send(user=user)
+    logger.info("password_reset_sent_by_staff", user_id=str(user.id))
+    return True
+
+
+def user_verification_send(*, user: User) -> bool:
+    """Staff send a user a new verification link (the admin); nothing for a verified address."""
+    if user.email_verified or not user.is_active:
+        return False
+    verification_email_send(user=user)
+    logger.info("email_verification_sent_by_staff", user_id=str(user.id))
+    return True
+
+
+def user_session_end(*, caller: Principal, session_id: str) -> None:
+    """End one of the caller's own sessions (any of them, the current one too). Another user's
+    session is not found, exactly like one that does not exist. Ending an ended one again is a no-op."""
+    try:
+        sid = uuid.UUID(str(session_id))
+    except ValueError as exc:
+        raise ValidationFailed("session_id: Not a valid id.", details={"session_id": ["Not a UUID."]}) from exc
+    if not Session.objects.filter(id=sid, user_id=caller.user_id).exists():
+        raise NotFound("Session not found.")
+    reason = Session.EndReason.SIGNOUT if sid == caller.session_id else Session.EndReason.USER_ENDED
+    session_end(session_id=sid, reason=reason)
 
 
 def user_deactivate(*, user: User) -> None:

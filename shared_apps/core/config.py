@@ -111,6 +111,28 @@ def env_http_url(name: str, default: Any = environ.Env.NOTSET) -> str:
     return url
 
 
+EMAIL_SCHEMES = ("smtp", "smtps", "smtp+tls", "smtp+ssl", "consolemail", "filemail", "memorymail", "dummymail")
+
+
+def env_email(name: str, default: Any = environ.Env.NOTSET) -> dict[str, Any]:
+    """An email URL (``smtp://host:port``, ``smtp+tls://user:pass@host:587``, ``consolemail://``)
+    as Django's ``EMAIL_*`` settings. The message never repeats the URL (it may hold a password)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw and default is environ.Env.NOTSET:
+        raise ConfigError(f"{name} is required but not set")
+    url = raw or default
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme not in EMAIL_SCHEMES:
+        raise ConfigError(
+            f"{name} must be an email URL ({', '.join(s + '://' for s in EMAIL_SCHEMES)}), got scheme {scheme!r}"
+        )
+    try:
+        config = environ.Env.email_url_config(url)
+    except (ValueError, TypeError, ImproperlyConfigured) as exc:
+        raise ConfigError(f"{name} is not a valid email URL") from exc
+    return {key: value for key, value in config.items() if value is not None}
+
+
 def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:
     value = env_str(name, default)
     if value not in choices:

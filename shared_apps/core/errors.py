@@ -45,6 +45,12 @@ class PermissionDenied(ApplicationError):
     grpc_status = grpc.StatusCode.PERMISSION_DENIED
 
 
+class EmailNotVerified(PermissionDenied):
+    """The account's email address is not verified and the site requires it (sign-in, refresh)."""
+
+    code = "email_not_verified"
+
+
 class NotFound(ApplicationError):
     code = "not_found"
     http_status = 404

@@ -10,6 +10,7 @@ from protos import auth_pb2
 from shared_apps.accounts import api_keys, selectors, services
 from shared_apps.accounts.grpc_api.mfa_api_keys import MfaApiKeysMethods, signin_message
 from shared_apps.accounts.models import User
+from shared_apps.accounts.selectors import SessionSummary
 from shared_apps.accounts.services import ClientInfo, IssuedTokens
 from shared_apps.authn.grpc_auth import context_principal, context_principal_optional, service_caller_require
 from shared_apps.core.errors import ValidationFailed
@@ -23,6 +24,7 @@ def user_message(user: User) -> auth_pb2.User:
         email=user.email,
         created_at=timestamp(user.created_at),
         updated_at=timestamp(user.updated_at),
+        email_verified=user.email_verified,
     )
 
 
@@ -36,6 +38,17 @@ def tokens_message(tokens: IssuedTokens) -> auth_pb2.UserToken:
         refresh_expires_at=timestamp(tokens.refresh_expires_at),
         is_revoked=False,
         created_at=timestamp(tokens.created_at),
+    )
+
+
+def session_message(session: SessionSummary) -> auth_pb2.Session:
+    return auth_pb2.Session(
+        id=str(session.id),
+        created_at=timestamp(session.created_at),
+        last_used_at=timestamp(session.last_used_at),
+        ip=session.ip or "",
+        user_agent=session.user_agent,
+        current=session.current,
     )
 
 
@@ -101,3 +114,40 @@ class AuthService(MfaApiKeysMethods, Service):
         return auth_pb2.ListRevokedSessionsResponse(
             session_ids=feed.session_ids, cursor=timestamp(feed.cursor), api_key_ids=keys
         )
+
+    # accounts: password, email, sessions
+
+    def ChangePassword(self, request, context):  # noqa: N802
+        services.user_password_change(
+            caller=context_principal(context),
+            current_password=request.current_password,
+            new_password=request.new_password,
+            client=client_info(context),
+        )
+        return auth_pb2.Empty()
+
+    def RequestPasswordReset(self, request, context):  # noqa: N802
+        services.password_reset_request(email=request.email, client=client_info(context))
+        return auth_pb2.Empty()
+
+    def ConfirmPasswordReset(self, request, context):  # noqa: N802
+        services.password_reset_confirm(
+            token=request.token, new_password=request.new_password, client=client_info(context)
+        )
+        return auth_pb2.Empty()
+
+    def VerifyEmail(self, request, context):  # noqa: N802
+        services.user_email_verify(token=request.token)
+        return auth_pb2.Empty()
+
+    def ResendVerificationEmail(self, request, context):  # noqa: N802
+        services.user_verification_resend(caller=context_principal(context), client=client_info(context))
+        return auth_pb2.Empty()
+
+    def ListSessions(self, request, context):  # noqa: N802
+        sessions = selectors.user_session_list(caller=context_principal(context))
+        return auth_pb2.ListSessionsResponse(sessions=[session_message(s) for s in sessions])
+
+    def EndSession(self, request, context):  # noqa: N802
+        services.user_session_end(caller=context_principal(context), session_id=request.session_id)
+        return auth_pb2.Empty()

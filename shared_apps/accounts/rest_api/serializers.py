@@ -15,6 +15,7 @@ class UserSerializer(serializers.Serializer):
     email = serializers.EmailField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
+    email_verified = serializers.BooleanField()
 
 
 class TokensSerializer(serializers.Serializer):

@@ -11,4 +11,12 @@ urlpatterns = [
     path("auth/validate", views.ValidateApi.as_view(), name="validate"),
     path("users", views.UserListApi.as_view(), name="user-list"),
     *mfa_api_keys.urlpatterns,  # accounts: two-factor, API keys
+    # accounts: password, email, sessions
+    path("auth/password/change", views.PasswordChangeApi.as_view(), name="password-change"),
+    path("auth/password/reset", views.PasswordResetApi.as_view(), name="password-reset"),
+    path("auth/password/reset/confirm", views.PasswordResetConfirmApi.as_view(), name="password-reset-confirm"),
+    path("auth/email/verify", views.EmailVerifyApi.as_view(), name="email-verify"),
+    path("auth/email/verify/resend", views.EmailVerifyResendApi.as_view(), name="email-verify-resend"),
+    path("auth/sessions", views.SessionListApi.as_view(), name="session-list"),
+    path("auth/sessions/<str:session_id>", views.SessionDetailApi.as_view(), name="session-detail"),
 ]

@@ -174,6 +174,118 @@ class UserListApi(APIView):
         return Response(self.OutputSerializer(page).data)
 
 
+# --- accounts: password, email, sessions -----------------------------------------------------
+
+
+class PasswordChangeApi(APIView):
+    """Changes the caller's password; every other session of the user ends."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema_serializer(component_name="PasswordChangeInput")
+    class InputSerializer(serializers.Serializer):
+        current_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+        new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: EMPTY_SERIALIZER})
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_password_change(caller=request.user, **data.validated_data, client=client_info(request))
+        return Response({})
+
+
+class PasswordResetApi(APIView):
+    """Sends a reset link if an account has the address; the answer is the same either way."""
+
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="PasswordResetInput")
+    class InputSerializer(serializers.Serializer):
+        email = serializers.CharField(max_length=254)
+
+    @extend_schema(request=InputSerializer, responses={202: EMPTY_SERIALIZER}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_request(email=data.validated_data["email"], client=client_info(request))
+        return Response({}, status=202)
+
+
+class PasswordResetConfirmApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="PasswordResetConfirmInput")
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=4096)
+        new_password = serializers.CharField(max_length=4096, trim_whitespace=False)
+
+    @extend_schema(request=InputSerializer, responses={200: EMPTY_SERIALIZER}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.password_reset_confirm(**data.validated_data, client=client_info(request))
+        return Response({})
+
+
+class EmailVerifyApi(APIView):
+    permission_classes = [AllowAny]
+    authentication_classes: list = []
+
+    @extend_schema_serializer(component_name="EmailVerifyInput")
+    class InputSerializer(serializers.Serializer):
+        token = serializers.CharField(max_length=4096)
+
+    @extend_schema(request=InputSerializer, responses={200: EMPTY_SERIALIZER}, auth=[])
+    def post(self, request: Request) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.user_email_verify(token=data.validated_data["token"])
+        return Response({})
+
+
+class EmailVerifyResendApi(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses={202: EMPTY_SERIALIZER})
+    def post(self, request: Request) -> Response:
+        services.user_verification_resend(caller=request.user, client=client_info(request))
+        return Response({}, status=202)
+
+
+class SessionSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    created_at = serializers.DateTimeField()
+    last_used_at = serializers.DateTimeField()
+    ip = serializers.CharField(allow_null=True)
+    user_agent = serializers.CharField()
+    current = serializers.BooleanField()
+
+
+class SessionListApi(APIView):
+    """The caller's live sessions, newest first."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={200: inline_serializer("SessionList", {"sessions": SessionSerializer(many=True)})})
+    def get(self, request: Request) -> Response:
+        sessions = selectors.user_session_list(caller=request.user)
+        return Response({"sessions": SessionSerializer(sessions, many=True).data})
+
+
+class SessionDetailApi(APIView):
+    """Ends one of the caller's sessions: its tokens are refused everywhere within a second."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(responses={204: None})
+    def delete(self, request: Request, session_id: str) -> Response:
+        services.user_session_end(caller=request.user, session_id=session_id)
+        return Response(status=204)
+
+
 def jwks(request) -> JsonResponse:
     """The public verifying keys (empty for HS256, whose secret is never published)."""
     response = JsonResponse({"keys": list(settings.JWT_KEYRING.jwks)})

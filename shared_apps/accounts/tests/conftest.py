@@ -56,6 +56,22 @@ def auth_grpc_target(transactional_db):
     server.stop(0).wait()
 
 
+@pytest.fixture
+def smtp_inbox(settings):
+    """A real SMTP server on loopback, and the site's email settings pointed at it
+    (as ``EMAIL_URL=smtp://127.0.0.1:<port>`` would)."""
+    from shared_apps.accounts.tests.mailbox import smtp_server_start
+    from testkit.processes import free_port
+
+    controller, inbox = smtp_server_start(free_port())
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = controller.hostname, controller.port
+    settings.EMAIL_HOST_USER, settings.EMAIL_HOST_PASSWORD = "", ""
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield inbox
+    controller.stop()
+
+
 def bearer(token: str) -> dict[str, str]:
     return {"HTTP_AUTHORIZATION": f"Bearer {token}"}
 

@@ -20,7 +20,7 @@ def test_signup_returns_user_and_tokens(api):
     assert response.status_code == 201, response.json()
     body = response.json()
     assert body["user"]["email"] == "ada@example.com"
-    assert set(body["user"]) == {"id", "name", "email", "created_at", "updated_at"}
+    assert set(body["user"]) == {"id", "name", "email", "created_at", "updated_at", "email_verified"}
     assert body["tokens"]["token_type"] == "Bearer"
     assert Session.objects.filter(user__email="ada@example.com", revoked_at__isnull=True).count() == 1
 

@@ -27,6 +27,8 @@ SCRUBBED = (
     "CHAT_AUTH_PUBLIC_URL",
     "CHAT_WS_ALLOWED_ORIGINS",
     "AUTH_SERVICE_TOKEN",
+    "PUBLIC_AUTH_URL",
+    "EMAIL_URL",
 )
 
 
@@ -58,6 +60,8 @@ def production_env(tmp_path) -> dict[str, str]:
         "DATABASE_URL": f"sqlite:///{tmp_path / 'prod.sqlite3'}",
         "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
         "AUTH_CORS_ALLOWED_ORIGINS": "https://chat.example.com",
+        "PUBLIC_AUTH_URL": "https://auth.example.com",
+        "EMAIL_URL": "smtp+tls://mailer:pw@smtp.example.com:587",
         "AUTH_SERVICE_TOKEN": secrets.token_urlsafe(32),
     }
 

@@ -40,6 +40,12 @@ def test_check_deploy_passes_with_good_environment(production_env):
         ("AUTH_SERVICE_TOKEN", DEV_AUTH_SERVICE_TOKEN),
         ("AUTH_SERVICE_TOKEN", "s" * 31),
         ("AUTH_SERVICE_TOKEN", "same-as-secret"),
+        # Without them links in emails pointed at the development address, and the emails
+        # (reset links and all) were printed to the log stream.
+        ("PUBLIC_AUTH_URL", None),
+        ("PUBLIC_AUTH_URL", "auth.example.com"),
+        ("EMAIL_URL", None),
+        ("EMAIL_URL", "mailto://x"),
     ],
 )
 def test_bad_production_variable_is_one_line_and_exit_2(production_env, variable, value):

@@ -20,10 +20,10 @@ from shared_apps.core.tests.schemathesis_run import run
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PASSWORD = "Tr0ub4dor&3-horse"
-
-
-# The two-factor and API key operations have tests of their own (shared_apps/accounts/tests);
-# the quick run gives them fewer cases so the whole run stays within its time, the slow one all.
+# The password, email and session operations take a token, an address or two passwords, and
+# the two-factor and API key operations have tests of their own (shared_apps/accounts/tests):
+# the quick run gives both groups fewer cases so it stays within its time; the slow one all.
+SMALL_INPUT_PATHS = ("/password/", "/email/", "/sessions")
 SECONDARY = ("/v1/auth/mfa/", "/v1/auth/signin/mfa", "/v1/auth/api-keys")
 
 
@@ -54,7 +54,11 @@ def _run(settings, examples: int, secondary_examples: int | None = None):
             case.body.update(email=admin.email, password=PASSWORD)
 
     def examples_for(operation):
-        return secondary_examples if operation.path.startswith(SECONDARY) else None
+        if secondary_examples is None:
+            return None
+        path = operation.path
+        secondary = path.startswith(SECONDARY) or any(part in path for part in SMALL_INPUT_PATHS)
+        return secondary_examples if secondary else None
 
     outcome = run(examples=examples, headers_for=headers_for, prepare=prepare, examples_for=examples_for)
     print(f"\nschemathesis auth: {outcome.summary()}")

@@ -17,7 +17,8 @@ def test_signup_creates_user_session_and_tokens(api):
     # then
     assert response.status_code == 201, response.json()
     body = response.json()
-    assert set(body["user"]) == {"id", "name", "email", "created_at", "updated_at"}
+    assert set(body["user"]) == {"id", "name", "email", "created_at", "updated_at", "email_verified"}
+    assert body["user"]["email_verified"] is False
     assert body["user"]["email"] == "ada@example.com"
     assert set(body["tokens"]) == {
         "access_token",

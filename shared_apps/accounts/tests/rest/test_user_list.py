@@ -41,7 +41,7 @@ def test_admin_lists_users(api, staff, staff_tokens):
     assert body["page"] == 1
     assert body["limit"] == 20
     assert [u["id"] for u in body["users"]] == [str(u.id) for u in [staff, *others]]
-    assert set(body["users"][0]) == {"id", "name", "email", "created_at", "updated_at"}
+    assert set(body["users"][0]) == {"id", "name", "email", "created_at", "updated_at", "email_verified"}
 
 
 def test_demoted_admin_is_refused_at_once(api, staff, staff_tokens):

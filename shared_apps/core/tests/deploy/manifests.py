@@ -40,6 +40,7 @@ def write_test_secrets(secrets_dir: Path) -> None:
         "auth.env": (
             f"DJANGO_SECRET_KEY={secrets.token_urlsafe(64)}\n"
             "DATABASE_URL=postgres://auth:pw@postgresql:5432/auth\nREDIS_URL=redis://redis-master:6379/0\n"
+            "EMAIL_URL=smtp+tls://mailer:pw@smtp.example.com:587\n"
         ),
         "chat.env": (
             f"DJANGO_SECRET_KEY={secrets.token_urlsafe(64)}\n"

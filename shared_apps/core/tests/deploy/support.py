@@ -78,6 +78,8 @@ def auth_production_env(tmp_path: Path) -> dict[str, str]:
             "DATABASE_URL": f"sqlite:///{tmp_path / 'auth.sqlite3'}",
             "JWT_SIGNING_KEY": secrets.token_urlsafe(48),
             "AUTH_CORS_ALLOWED_ORIGINS": "https://chat.example.com",
+            "PUBLIC_AUTH_URL": "https://auth.example.com",
+            "EMAIL_URL": "smtp://127.0.0.1:2525",
             "AUTH_SERVICE_TOKEN": secrets.token_urlsafe(32),
             "LOG_FORMAT": "json",
             "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "prometheus"),

@@ -42,6 +42,8 @@ REQUIRED_IN_PRODUCTION = {
         "JWT_SIGNING_KEY",
         "AUTH_CORS_ALLOWED_ORIGINS",
         "AUTH_SERVICE_TOKEN",
+        "PUBLIC_AUTH_URL",
+        "EMAIL_URL",
     },
     "chat": {
         "DJANGO_SETTINGS_MODULE",
