@@ -28,6 +28,8 @@ MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware", *MIDDLEWARE]  # first: an
 ROOT_URLCONF = "auth_site.urls"
 WSGI_APPLICATION = "auth_site.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Every password sign-in, the admin's login form included, passes the sign-in throttles.
+AUTHENTICATION_BACKENDS = ["shared_apps.accounts.backends.SignInBackend"]
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "auth.sqlite3")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)

@@ -169,7 +169,18 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
 
 
 def user_signin(*, email: str, password: str, client: ClientInfo | None = None) -> AuthResult:
-    """Check credentials and open a session.
+    """Check credentials (``credentials_check``) and open a session."""
+    client = client or ClientInfo()
+    user = credentials_check(email=email, password=password, client=client)
+    tokens = session_open(user=user, client=client)
+    logger.info("user_signed_in", user_id=str(user.id), session_id=str(tokens.session_id))
+    return AuthResult(user=user, tokens=tokens)
+
+
+def credentials_check(*, email: str, password: str, client: ClientInfo | None = None) -> User:
+    """The user whose email and password these are, or ``NotAuthenticated`` (``RateLimited``
+    while throttled). Every password sign-in goes through here: the APIs (``user_signin``) and
+    the admin's login form (``backends.SignInBackend``).
 
     The answer and its cost are the same whether or not the address exists: an unknown
     address still pays for one password hash. Failures count toward the throttles (per
@@ -178,7 +189,7 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
     global hashing queue (``passwords``).
     """
     client = client or ClientInfo()
-    email = UserManager.normalize_email_address(email)
+    email = UserManager.normalize_email_address(email or "")
     signin_throttle_check(email=email, client_ip=client.ip_address)
     password = password or ""
     if len(password) > MAX_PASSWORD_LENGTH:
@@ -197,9 +208,7 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
         logger.info("signin_failed", ip=client.ip_address)
         raise NotAuthenticated(BAD_CREDENTIALS)
     signin_success_record(email=email, client_ip=client.ip_address)
-    tokens = session_open(user=user, client=client)
-    logger.info("user_signed_in", user_id=str(user.id), session_id=str(tokens.session_id))
-    return AuthResult(user=user, tokens=tokens)
+    return user
 
 
 def _refresh_claims(raw_token: str) -> SessionRefreshToken:
