@@ -38,7 +38,9 @@ INSTALLED_APPS = [
 ROOT_URLCONF = "chat_site.urls"
 ASGI_APPLICATION = "chat_site.asgi.application"
 # The chat admin's staff accounts are local to the chat site (Django's own user model);
-# platform users are known only by the id in their verified token.
+# platform users are known only by the id in their verified token. They sign in through the
+# sign-in throttles and the bounded hashing queue, like the auth service's users.
+AUTHENTICATION_BACKENDS = ["shared_apps.accounts.credentials.PasswordBackend"]
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "chat.sqlite3")}
 # ASGI: connections are opened per unit of work (async_bridge.db) and closed after;

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm, UserChangeForm
 from django.db import transaction
 
 from shared_apps.accounts import services
-from shared_apps.accounts.backends import REFUSAL_ATTR
+from shared_apps.accounts.credentials import AdminLoginForm
 from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.models import Session, User, UserManager
 
@@ -49,19 +48,7 @@ class UserEditForm(UserChangeForm):
         fields = "__all__"
 
 
-class AdminLoginForm(AdminAuthenticationForm):
-    """The admin's login form; a sign-in refused by a throttle says so (``backends``)."""
-
-    def clean(self):
-        try:
-            return super().clean()
-        except forms.ValidationError:
-            refused = getattr(self.request, REFUSAL_ATTR, None)
-            if refused:
-                raise forms.ValidationError(refused, code="throttled") from None
-            raise
-
-
+# The login form says when a throttle refused the sign-in (AUTHENTICATION_BACKENDS: backends.SignInBackend).
 admin.site.login_form = AdminLoginForm
 
 

@@ -18,14 +18,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
+from shared_apps.accounts.credentials import MAX_PASSWORD_LENGTH, password_signin
 from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.models import Session, User, UserManager
-from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_dummy
-from shared_apps.accounts.throttle import (
-    signin_failure_record,
-    signin_success_record,
-    signin_throttle_check,
-)
+from shared_apps.accounts.passwords import hash_callers, password_hash
 from shared_apps.authn.tokens import SessionAccessToken, SessionRefreshToken
 from shared_apps.authn.verify import Principal, access_token_verify
 from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ValidationFailed
@@ -34,8 +30,6 @@ logger = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 150
 MAX_EMAIL_LENGTH = 254  # the column's length; longer input must be a 400, not a database error
-MAX_PASSWORD_LENGTH = 256  # Argon2 takes any length; this only bounds the work per request.
-BAD_CREDENTIALS = "Invalid email or password."
 
 
 @dataclass(frozen=True)
@@ -186,29 +180,18 @@ def credentials_check(*, email: str, password: str, client: ClientInfo | None = 
     address still pays for one password hash. Failures count toward the throttles (per
     account-and-address pair, per address, and the account's slowdown), which are checked
     before any hashing; the hash itself is admitted per address and per account before the
-    global hashing queue (``passwords``).
+    global hashing queue (``passwords``); the rule is ``credentials.password_signin``.
     """
     client = client or ClientInfo()
     email = UserManager.normalize_email_address(email or "")
-    signin_throttle_check(email=email, client_ip=client.ip_address)
-    password = password or ""
-    if len(password) > MAX_PASSWORD_LENGTH:
-        password = password[:MAX_PASSWORD_LENGTH]  # still fails the check below, at a bounded cost
     # An address that cannot be stored cannot exist: skip the query (it would fail on PostgreSQL).
     storable = _storable(email) and len(email) <= MAX_EMAIL_LENGTH
-    user = User.objects.filter(email=email).first() if storable else None
-    callers = hash_callers(email=email, client_ip=client.ip_address)
-    if user is None:
-        password_hash_dummy(password, callers=callers)
-        ok = False
-    else:
-        ok = password_check(user, password, callers=callers) and user.is_active
-    if not ok:
-        signin_failure_record(email=email, client_ip=client.ip_address)
-        logger.info("signin_failed", ip=client.ip_address)
-        raise NotAuthenticated(BAD_CREDENTIALS)
-    signin_success_record(email=email, client_ip=client.ip_address)
-    return user
+    return password_signin(
+        identifier=email,
+        password=password,
+        client_ip=client.ip_address,
+        find_user=lambda: User.objects.filter(email=email).first() if storable else None,
+    )
 
 
 def _refresh_claims(raw_token: str) -> SessionRefreshToken:
