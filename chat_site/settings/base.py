@@ -105,6 +105,7 @@ CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=256)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096, minimum=1)
 CHAT_RATE_MESSAGES_PER_MINUTE = env_int("CHAT_RATE_MESSAGES_PER_MINUTE", 30, minimum=1)
+CHAT_RATE_CONVERSATIONS_PER_MINUTE = env_int("CHAT_RATE_CONVERSATIONS_PER_MINUTE", 30, minimum=1)
 CHAT_RATE_TOKENS_PER_DAY = env_int("CHAT_RATE_TOKENS_PER_DAY", 1_000_000, minimum=1)
 # What one user can make the model cost: a reply's whole length in time (past it the reply ends
 # as failed, upstream_timeout, with what arrived), and replies running at once per user in one

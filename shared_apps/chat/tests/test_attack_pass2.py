@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import grpc
 import pytest
 from django.contrib.auth.models import User as StaffUser
 from django.test import Client
+
+from protos import chat_pb2, chat_pb2_grpc
+from shared_apps.chat.models import Conversation
 
 pytestmark = pytest.mark.django_db
 LOGIN = "/admin/login/?next=/admin/"
@@ -47,3 +51,32 @@ def test_chat_admin_login_still_works():
     # then
     assert response.status_code == 302
     assert _signed_in(client)
+
+
+# --- many conversations -----------------------------------------------------------------------------
+# Before this pass a conversation created on its own (not by a first message) counted against
+# nothing: 60 POSTs in a row were 60 rows (201 each), over REST and gRPC alike.
+
+
+@pytest.mark.django_db(transaction=True)
+def test_conversations_created_on_their_own_are_rate_limited(api, alice, bob, grpc_channel, settings):
+    # given
+    settings.CHAT_RATE_CONVERSATIONS_PER_MINUTE = 5
+    settings.CHAT_RATE_MESSAGES_PER_MINUTE = 1000
+    stub = chat_pb2_grpc.ChatServiceStub(grpc_channel)
+    # when: alice creates conversations as fast as she can, over REST then gRPC
+    codes = [
+        api.post("/v1/chat/conversations", {"title": f"t{i}"}, format="json", **alice.headers).status_code
+        for i in range(4)
+    ]
+    stub.CreateConversation(chat_pb2.Conversation(title="over grpc"), metadata=alice.metadata)
+    over = api.post("/v1/chat/conversations", {"title": "one too many"}, format="json", **alice.headers)
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.CreateConversation(chat_pb2.Conversation(title="again"), metadata=alice.metadata)
+    # then: the sixth is refused on both transports, with a Retry-After; bob is unaffected
+    assert codes == [201] * 4
+    assert over.status_code == 429 and int(over["Retry-After"]) >= 1
+    assert over.json()["error"]["code"] == "rate_limited"
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert Conversation.objects.filter(user_id=alice.user_id).count() == 5
+    assert api.post("/v1/chat/conversations", {}, format="json", **bob.headers).status_code == 201
