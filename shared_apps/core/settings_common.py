@@ -104,6 +104,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
+    "shared_apps.core.middleware.UpstreamIdsCheckMiddleware",  # before django-structlog logs the ids
     "django_structlog.middlewares.RequestMiddleware",
     "shared_apps.core.middleware.RequestIdResponseMiddleware",
     "shared_apps.core.middleware.JsonNotFoundMiddleware",  # unknown paths: JSON 404 with DEBUG on too

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+
 import grpc
 import pytest
 from django.contrib.auth.models import User as StaffUser
@@ -80,3 +83,37 @@ def test_conversations_created_on_their_own_are_rate_limited(api, alice, bob, gr
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     assert Conversation.objects.filter(user_id=alice.user_id).count() == 5
     assert api.post("/v1/chat/conversations", {}, format="json", **bob.headers).status_code == 201
+
+
+# --- client-written ids in the log lines ----------------------------------------------------------
+# django-structlog binds X-Request-ID and X-Correlation-ID from the request to every log line.
+# Before this pass the request id was checked only after ``request_started`` was logged, and the
+# correlation id never: a client could write newlines and kilobytes into the logs.
+
+FORGED = "x\n2026-01-01T00:00:00Z [error    ] user_deactivated forged=1 " + "A" * 4000
+
+
+def test_client_written_ids_never_reach_a_log_line(api, alice, caplog):
+    # when
+    with caplog.at_level(logging.DEBUG):
+        response = api.get(
+            "/v1/chat/conversations", HTTP_X_REQUEST_ID=FORGED, HTTP_X_CORRELATION_ID=FORGED, **alice.headers
+        )
+    # then: a fresh id is made and echoed; no log line holds any of the forged text
+    assert response.status_code == 200
+    assert re.fullmatch(r"[0-9a-f-]{36}", response["X-Request-ID"])
+    lines = [record.getMessage() for record in caplog.records]
+    assert any("request_started" in line for line in lines)
+    assert not [line for line in lines if "forged=1" in line or "AAAA" in line]
+
+
+def test_a_plain_request_id_is_still_kept(api, alice, caplog):
+    # given
+    plain = "req-2026.01:abc_DEF"
+    # when
+    with caplog.at_level(logging.DEBUG):
+        response = api.get("/v1/chat/conversations", HTTP_X_REQUEST_ID=plain, **alice.headers)
+    # then
+    assert response["X-Request-ID"] == plain
+    started = [r.getMessage() for r in caplog.records if "request_started" in r.getMessage()]
+    assert started and plain in started[0]
