@@ -22,6 +22,7 @@ from shared_apps.accounts.credentials import MAX_PASSWORD_LENGTH, password_signi
 from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.models import Session, User, UserManager
 from shared_apps.accounts.passwords import hash_callers, password_hash
+from shared_apps.accounts.throttle import signup_throttle_consume
 from shared_apps.authn.tokens import SessionAccessToken, SessionRefreshToken
 from shared_apps.authn.verify import Principal, access_token_verify
 from shared_apps.core.errors import AlreadyExists, NotAuthenticated, ValidationFailed
@@ -148,6 +149,7 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
         raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]})
     # Hash before the transaction: Argon2 takes a while, and no lock should be held meanwhile.
     client = client or ClientInfo()
+    signup_throttle_consume(client_ip=client.ip_address)
     candidate.password = password_hash(password, callers=hash_callers(email=email, client_ip=client.ip_address))
     try:
         with transaction.atomic():

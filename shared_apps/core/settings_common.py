@@ -73,6 +73,9 @@ SIGNIN_FAILURE_WINDOW_SECONDS = env_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900, mi
 SIGNIN_ACCOUNT_SLOW_AFTER = env_int("SIGNIN_ACCOUNT_SLOW_AFTER", 10, minimum=1)
 SIGNIN_ACCOUNT_SLOW_SECONDS = env_int("SIGNIN_ACCOUNT_SLOW_SECONDS", 2, minimum=1)
 SIGNIN_KNOWN_ADDRESS_DAYS = env_int("SIGNIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
+# Sign-ups from one client address within the window (each account has its own chat allowances).
+SIGNUP_MAX_PER_ADDRESS = env_int("SIGNUP_MAX_PER_ADDRESS", 20, minimum=1)
+SIGNUP_WINDOW_SECONDS = env_int("SIGNUP_WINDOW_SECONDS", 3600, minimum=1)
 # At most this many Argon2 hashes run at once per process (each takes ~100 MiB and a core).
 PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 2, minimum=1)
 # Beyond the running hashes, this many callers may wait; more are told to retry (429).

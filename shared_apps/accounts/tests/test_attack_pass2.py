@@ -8,9 +8,14 @@ outside the bounded hashing queue.
 
 from __future__ import annotations
 
+import uuid
+
+import grpc
 import pytest
 from django.test import Client
 
+from protos import auth_pb2
+from shared_apps.accounts.models import User
 from shared_apps.accounts.tests.factories import PASSWORD, StaffUserFactory
 
 pytestmark = pytest.mark.django_db
@@ -74,3 +79,35 @@ def test_admin_login_still_works_for_staff():
     # then
     assert response.status_code == 302
     assert _signed_in(client)
+
+
+# --- accounts in bulk -------------------------------------------------------------------------------
+# Every account has its own chat allowances (messages per minute, tokens per day, replies in
+# flight). Before this pass sign-up had no limit per address: one client could make accounts as
+# fast as the hashing admission let it (one at a time per address), multiplying those caps.
+
+
+def _signup(api, n: int, **extra):
+    body = {"name": "Bulk", "email": f"bulk{n}-{uuid.uuid4().hex[:8]}@example.com", "password": PASSWORD}
+    return api.post("/v1/auth/signup", body, format="json", **extra)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_signups_from_one_address_are_limited(api, auth_stub, settings):
+    # given
+    settings.SIGNUP_MAX_PER_ADDRESS = 3
+    # when: one address signs up again and again, over REST and gRPC
+    first = [_signup(api, n).status_code for n in range(3)]
+    over = _signup(api, 3)
+    with pytest.raises(grpc.RpcError) as refused:
+        email = f"bulk-grpc-{uuid.uuid4().hex[:8]}@example.com"
+        auth_stub.SignUp(auth_pb2.UserCreateRequest(name="Bulk", email=email, password=PASSWORD))
+    elsewhere = _signup(api, 4, REMOTE_ADDR="203.0.113.9")
+    # then: the fourth is refused (429, Retry-After up to the window) on both transports, and
+    # nothing is stored for it; another address still signs up
+    assert first == [201, 201, 201]
+    assert over.status_code == 429 and over.json()["error"]["code"] == "rate_limited"
+    assert 0 < int(over["Retry-After"]) <= settings.SIGNUP_WINDOW_SECONDS
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert elsewhere.status_code == 201
+    assert User.objects.filter(email__startswith="bulk").count() == 4
