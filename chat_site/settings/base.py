@@ -142,6 +142,7 @@ if GRPC_MAX_STREAMS >= GRPC_MAX_WORKERS:
 # every GRPC_MAX_STREAMS slot; and open websockets per user in one ASGI process.
 GRPC_MAX_STREAMS_PER_USER = env_int("GRPC_MAX_STREAMS_PER_USER", 16, minimum=0)
 CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 16, minimum=0)
+CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS = env_int("CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS", 32, minimum=0)
 GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 30, minimum=0)
 GRPC_ON_START = "shared_apps.chat.lifecycle.grpc_process_start"
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 
 import grpc
 import pytest
+from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User as StaffUser
 from django.test import Client
 
+from chat_site.asgi import application
 from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.models import Conversation, Message
 
@@ -143,3 +146,39 @@ def test_an_export_over_the_size_limit_is_413_before_loading_messages(api, alice
     # and: under the limit it exports
     Message.objects.filter(conversation=conversation).first().delete()
     assert api.get(url, **alice.headers).status_code == 200
+
+
+# --- sockets that never authenticate ----------------------------------------------------------------
+# A socket may wait CHAT_WS_AUTH_TIMEOUT (10 s) for its first-frame auth. Before this pass
+# nothing bounded how many one address held meanwhile: 200 opened in a row were 200 accepted.
+
+
+def _socket(who=None, address: str = "198.51.100.7") -> WebsocketCommunicator:
+    headers = [(b"authorization", f"Bearer {who.access}".encode())] if who is not None else []
+    ws = WebsocketCommunicator(application, "/ws/chat/", headers=headers)
+    ws.scope["client"] = (address, 40000)
+    return ws
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_unauthenticated_sockets_per_address_are_capped(alice, bob, settings):
+    # given
+    settings.CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS = 3
+    settings.CHAT_WS_AUTH_TIMEOUT = 30
+    pending = [_socket() for _ in range(3)]
+    for ws in pending:
+        assert (await ws.connect())[0]
+    # when: one more from the same address, one from another, and a socket with a token
+    extra, elsewhere, with_token = _socket(), _socket(address="198.51.100.8"), _socket(alice)
+    # then: only the extra one is refused at the handshake
+    assert not (await extra.connect())[0]
+    assert (await elsewhere.connect())[0]
+    assert (await with_token.connect())[0]
+    # and: a pending socket that authenticates frees its place
+    await pending[0].send_json_to({"type": "auth", "token": bob.access})
+    await pending[0].send_json_to({"type": "resume", "message_id": "not-a-uuid"})
+    assert json.loads(await pending[0].receive_from(timeout=5))["type"] == "error"
+    again = _socket()
+    assert (await again.connect())[0]
+    for ws in [*pending, elsewhere, with_token, again]:
+        await ws.disconnect()

@@ -38,6 +38,10 @@ SESSION_CHECK_SECONDS = 0.5
 # Authenticated sockets per user in this process (CHAT_MAX_SOCKETS_PER_USER): one account
 # must not hold every socket a process can serve.
 socket_slots = PerUserSlots()
+# Sockets not yet authenticated, per client address (CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS): each
+# may wait CHAT_WS_AUTH_TIMEOUT for its auth frame, and without a cap one address could hold
+# as many as it can open, without any account.
+pending_slots = PerUserSlots()
 
 
 class FrameError(Exception):
@@ -68,6 +72,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "__none__"
     principal: Principal | None = None
     slot_user: object | None = None  # the user whose socket slot this socket holds
+    pending_address: str | None = None  # the address whose pending slot this socket holds
 
     async def connect(self) -> None:
         origin = _origin(self.scope)
@@ -76,6 +81,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.info("ws_origin_refused", origin=origin)
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
+        if self.scope.get("principal") is None and not self.scope.get("auth_error"):
+            address = (self.scope.get("client") or ("-",))[0]  # uvicorn: the trusted proxies' answer
+            if not pending_slots.acquire(address, settings.CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS):
+                logger.info("ws_pending_cap_reached", limit=settings.CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS)
+                await self.close()  # before accept: the handshake is refused (HTTP 403)
+                return
+            self.pending_address = address
         self.forwarders: dict[str, asyncio.Task] = {}  # one per reply: a resume replaces it
         self.watchdog: asyncio.Task | None = None
         self.auth_timer: asyncio.Task | None = None
@@ -87,7 +99,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             self.auth_timer = asyncio.create_task(self._auth_deadline())
 
+    def _pending_release(self) -> None:
+        if self.pending_address is not None:
+            pending_slots.release(self.pending_address)
+            self.pending_address = None
+
     async def disconnect(self, code: int) -> None:
+        self._pending_release()
         # Forwarders stop with the socket; the replies they forward do not.
         for task in [
             *getattr(self, "forwarders", {}).values(),
@@ -102,6 +120,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # --- authentication ---------------------------------------------------------------------
     async def _authenticated(self, principal: Principal) -> None:
+        self._pending_release()
         limit = settings.CHAT_MAX_SOCKETS_PER_USER
         if not socket_slots.acquire(principal.user_id, limit):
             logger.info("ws_per_user_cap_reached", limit=limit)
