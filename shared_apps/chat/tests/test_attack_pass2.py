@@ -182,3 +182,31 @@ async def test_unauthenticated_sockets_per_address_are_capped(alice, bob, settin
     assert (await again.connect())[0]
     for ws in [*pending, elsewhere, with_token, again]:
         await ws.disconnect()
+
+
+# --- headers of the pages people open (pinned: these held) ---------------------------------------------
+
+
+def test_web_page_and_admin_cannot_be_framed_or_sniffed(client):
+    # when
+    page = client.get("/app/")
+    login = client.get("/admin/login/")
+    # then: the chat page's policy allows our own script and style only and no framing
+    csp = dict(part.strip().split(" ", 1) for part in page["Content-Security-Policy"].split(";"))
+    assert csp["default-src"] == "'none'" and csp["script-src"] == "'self'" and csp["frame-ancestors"] == "'none'"
+    assert csp["object-src"] == "'none'" and csp["base-uri"] == "'none'"
+    assert page["Referrer-Policy"] == "no-referrer"
+    for response in (page, login):
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_admin_login_needs_the_csrf_token():
+    # given
+    StaffUser.objects.create_superuser("ops", "ops@example.com", STAFF_PASSWORD)
+    client = Client(enforce_csrf_checks=True)
+    # when: a cross-site form post (no CSRF cookie or token)
+    response = client.post(LOGIN, {"username": "ops", "password": STAFF_PASSWORD})
+    # then
+    assert response.status_code == 403
+    assert not _signed_in(client)
