@@ -125,6 +125,7 @@ CHAT_COALESCE_AFTER_SECONDS = env_float("CHAT_COALESCE_AFTER_SECONDS", 0.005, mi
 CHAT_WS_ALLOWED_ORIGINS = env_list("CHAT_WS_ALLOWED_ORIGINS", ["http://127.0.0.1:8083", "http://localhost:8083"])
 CHAT_WS_AUTH_TIMEOUT = env_float("CHAT_WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
 CHAT_WS_MAX_FRAME_BYTES = env_int("CHAT_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
+CHAT_WS_MAX_FORWARDERS = env_int("CHAT_WS_MAX_FORWARDERS", 8, minimum=1)  # replies one socket follows at once
 
 # --- gRPC ------------------------------------------------------------------------------------------
 GRPC_FRAMEWORK = {"ROOT_HANDLERS_HOOK": "chat_site.grpc_handlers.grpc_handlers"}

@@ -250,6 +250,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("'after_seq' must be a non-negative integer.")
         with contextlib.suppress(ValueError):  # a malformed id is refused by the reader, as an error frame
             message_id = str(uuid.UUID(message_id))  # one spelling per reply: the log's, the forwarders' key
+        limit = settings.CHAT_WS_MAX_FORWARDERS
+        if message_id not in self.forwarders and len(self.forwarders) >= limit:
+            # Each new forwarder reads the database on the shared executor first: a flood of
+            # resumes (random ids cost nothing to send) would queue everyone's ORM work behind it.
+            raise FrameError(
+                f"At most {limit} replies followed at once on a socket; wait for one to end.", "rate_limited"
+            )
         self._forward(message_id, after_seq)
 
     # --- forwarding a reply's frames -------------------------------------------------------------
