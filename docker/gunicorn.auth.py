@@ -23,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from gunicorn_common import (  # noqa: E402
     ACCESS_LOG_FORMAT,
+    JsonAccessLogger,
     access_log_target,
     bind_from_env,
     child_exit,
@@ -51,6 +52,7 @@ forwarded_allow_ips = trusted_proxies()
 control_socket_disable = True  # nothing drives it, and the root filesystem is read-only
 accesslog = access_log_target()
 access_log_format = ACCESS_LOG_FORMAT
+logger_class = JsonAccessLogger  # values escaped for JSON, so a client cannot forge a field or line
 errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOG_LEVEL", "info")
 proc_name = "chat-ai-auth"

@@ -14,10 +14,13 @@ django-prometheus's view reads that directory whenever the variable is set.
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import shutil
 import sys
 from pathlib import Path
+
+from gunicorn.glogging import Logger, SafeAtoms
 
 
 def env_int(name: str, default: int, *, minimum: int = 0) -> int:
@@ -73,6 +76,23 @@ ACCESS_LOG_FORMAT = (
     '"path": "%(U)s", "query": "%(q)s", "status": %(s)s, "bytes": "%(B)s", "duration_us": %(D)s, '
     '"request_id": "%({x-request-id}i)s", "user_agent": "%(a)s"}'
 )
+
+
+class JsonAtoms(SafeAtoms):
+    """The access log's values escaped for a JSON string: gunicorn's ``SafeAtoms`` escapes only
+    ``"``, so a backslash before it (``\\"`` in a header) closed the string and let a client add
+    fields, and a ``%0A`` in the path (decoded) or a control character started a forged line."""
+
+    def __init__(self, atoms: dict) -> None:
+        dict.__init__(self)
+        for key, value in atoms.items():
+            self[key] = json.dumps(value)[1:-1] if isinstance(value, str) else value
+
+
+class JsonAccessLogger(Logger):
+    """gunicorn's logger with ``JsonAtoms``: every ``ACCESS_LOG_FORMAT`` line is one JSON object."""
+
+    atoms_wrapper_class = JsonAtoms
 
 
 def heartbeat_dir() -> str | None:

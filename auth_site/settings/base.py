@@ -37,6 +37,8 @@ MIDDLEWARE = ["corsheaders.middleware.CorsMiddleware", *MIDDLEWARE]  # first: an
 ROOT_URLCONF = "auth_site.urls"
 WSGI_APPLICATION = "auth_site.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
+# Every password sign-in, the admin's login form included, passes the sign-in throttles.
+AUTHENTICATION_BACKENDS = ["shared_apps.accounts.backends.SignInBackend"]
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "auth.sqlite3")}
 DATABASES["default"]["CONN_MAX_AGE"] = env_int("DB_CONN_MAX_AGE", 60, minimum=0)
@@ -57,28 +59,8 @@ JWT_KEYRING = build_keyring(
 # The auth site knows session state first-hand: its own database.
 AUTHN_SESSION_STATE_CHECK = "shared_apps.accounts.selectors.session_is_active"
 
-# --- sign-in throttling and hashing -------------------------------------------------------
-# Failures within the window (shared_apps/accounts/throttle.py): one account from one address
-# (that address is then locked out of that account), one address over all accounts (locked out).
-SIGNIN_MAX_FAILURES_PER_ACCOUNT = env_int("SIGNIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1)
-SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 30, minimum=1)
-SIGNIN_FAILURE_WINDOW_SECONDS = env_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
-# One account from all addresses: past this many failures it is slowed, never locked: one attempt
-# per SIGNIN_ACCOUNT_SLOW_SECONDS from addresses that have not signed in to it within
-# SIGNIN_KNOWN_ADDRESS_DAYS; its owner's known addresses are not slowed.
-SIGNIN_ACCOUNT_SLOW_AFTER = env_int("SIGNIN_ACCOUNT_SLOW_AFTER", 10, minimum=1)
-SIGNIN_ACCOUNT_SLOW_SECONDS = env_int("SIGNIN_ACCOUNT_SLOW_SECONDS", 2, minimum=1)
-SIGNIN_KNOWN_ADDRESS_DAYS = env_int("SIGNIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
-# At most this many Argon2 hashes run at once per process (each takes ~100 MiB and a core).
-PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 2, minimum=1)
-# Beyond the running hashes, this many callers may wait; more are told to retry (429).
-PASSWORD_HASH_MAX_WAITING = env_int("PASSWORD_HASH_MAX_WAITING", 2, minimum=0)
-# Admission before that queue: hashes (running or waiting) at once for one client address and
-# for one account; a flood from one address or at one account cannot take the whole capacity.
-PASSWORD_HASH_MAX_PER_ADDRESS = env_int("PASSWORD_HASH_MAX_PER_ADDRESS", 1, minimum=1)
-PASSWORD_HASH_MAX_PER_ACCOUNT = env_int("PASSWORD_HASH_MAX_PER_ACCOUNT", 1, minimum=1)
-# Hashing threads run at this nice level (0-19), so cheap requests get the CPU first.
-PASSWORD_HASH_NICE = env_int("PASSWORD_HASH_NICE", 10, minimum=0)
+# Sign-in throttling and password hashing: shared_apps/core/settings_common.py (both sites'
+# admins sign in through them).
 
 # --- accounts: password, email, sessions -------------------------------------------------
 # Email goes through Django's email framework: EMAIL_URL is smtp://host:port,

@@ -13,6 +13,7 @@ PASSWORD_HASH_MAX_WAITING = 64  # parallel-refresh and throttle tests sign in ma
 # the admission tests set the production defaults (1) themselves.
 PASSWORD_HASH_MAX_PER_ADDRESS = 64
 PASSWORD_HASH_MAX_PER_ACCOUNT = 64
+SIGNUP_MAX_PER_ADDRESS = 1_000_000  # the same: the sign-up limit's tests set it themselves
 # gRPC worker threads of the in-process test servers close their connection after each call
 # (django-grpc-framework's request signals), so the test database can be dropped at the end.
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405

@@ -38,7 +38,9 @@ INSTALLED_APPS = [
 ROOT_URLCONF = "chat_site.urls"
 ASGI_APPLICATION = "chat_site.asgi.application"
 # The chat admin's staff accounts are local to the chat site (Django's own user model);
-# platform users are known only by the id in their verified token.
+# platform users are known only by the id in their verified token. They sign in through the
+# sign-in throttles and the bounded hashing queue, like the auth service's users.
+AUTHENTICATION_BACKENDS = ["shared_apps.accounts.credentials.PasswordBackend"]
 
 DATABASES = {"default": env_database("DATABASE_URL", BASE_DIR / "var" / "chat.sqlite3")}
 # ASGI: connections are opened per unit of work (async_bridge.db) and closed after;
@@ -109,8 +111,10 @@ OPENAI_HTTP_CLIENT = env_choice("OPENAI_HTTP_CLIENT", ("aiohttp", "httpx"), "aio
 CHAT_SYSTEM_PROMPT = env_str("CHAT_SYSTEM_PROMPT", "")
 CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=256)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)
+CHAT_EXPORT_MAX_CHARS = env_int("CHAT_EXPORT_MAX_CHARS", 4_000_000, minimum=1)  # a conversation export, in memory
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096, minimum=1)
 CHAT_RATE_MESSAGES_PER_MINUTE = env_int("CHAT_RATE_MESSAGES_PER_MINUTE", 30, minimum=1)
+CHAT_RATE_CONVERSATIONS_PER_MINUTE = env_int("CHAT_RATE_CONVERSATIONS_PER_MINUTE", 30, minimum=1)
 CHAT_RATE_TOKENS_PER_DAY = env_int("CHAT_RATE_TOKENS_PER_DAY", 1_000_000, minimum=1)
 # What one user can make the model cost: a reply's whole length in time (past it the reply ends
 # as failed, upstream_timeout, with what arrived), and replies running at once per user in one
@@ -129,6 +133,7 @@ CHAT_COALESCE_AFTER_SECONDS = env_float("CHAT_COALESCE_AFTER_SECONDS", 0.005, mi
 CHAT_WS_ALLOWED_ORIGINS = env_list("CHAT_WS_ALLOWED_ORIGINS", ["http://127.0.0.1:8083", "http://localhost:8083"])
 CHAT_WS_AUTH_TIMEOUT = env_float("CHAT_WS_AUTH_TIMEOUT", 10.0, minimum=0.1)
 CHAT_WS_MAX_FRAME_BYTES = env_int("CHAT_WS_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
+CHAT_WS_MAX_FORWARDERS = env_int("CHAT_WS_MAX_FORWARDERS", 8, minimum=1)  # replies one socket follows at once
 
 # --- gRPC ------------------------------------------------------------------------------------------
 GRPC_FRAMEWORK = {"ROOT_HANDLERS_HOOK": "chat_site.grpc_handlers.grpc_handlers"}
@@ -146,6 +151,7 @@ if GRPC_MAX_STREAMS >= GRPC_MAX_WORKERS:
 # every GRPC_MAX_STREAMS slot; and open websockets per user in one ASGI process.
 GRPC_MAX_STREAMS_PER_USER = env_int("GRPC_MAX_STREAMS_PER_USER", 16, minimum=0)
 CHAT_MAX_SOCKETS_PER_USER = env_int("CHAT_MAX_SOCKETS_PER_USER", 16, minimum=0)
+CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS = env_int("CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS", 32, minimum=0)
 GRPC_GRACE_SECONDS = env_int("GRPC_GRACE_SECONDS", 30, minimum=0)
 GRPC_ON_START = "shared_apps.chat.lifecycle.grpc_process_start"
 

@@ -12,6 +12,7 @@ from django.db.models import Count, Q
 from django.db.models.functions import Now
 
 from shared_apps.accounts import api_keys, mfa, services
+from shared_apps.accounts.credentials import AdminLoginForm
 from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.models import ApiKey, Session, User, UserManager
 
@@ -47,6 +48,10 @@ class UserEditForm(UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
+
+
+# The login form says when a throttle refused the sign-in (AUTHENTICATION_BACKENDS: backends.SignInBackend).
+admin.site.login_form = AdminLoginForm
 
 
 class SessionInline(admin.TabularInline):

@@ -21,6 +21,7 @@ from django.utils import timezone
 from rest_framework_simplejwt.exceptions import TokenError
 
 from shared_apps.accounts import mfa
+from shared_apps.accounts.credentials import MAX_PASSWORD_LENGTH, password_signin
 from shared_apps.accounts.email_address import mixed_script_part
 from shared_apps.accounts.email_throttle import account_email_admit, account_email_throttle
 from shared_apps.accounts.emails import (
@@ -31,11 +32,11 @@ from shared_apps.accounts.emails import (
     verification_email_send,
 )
 from shared_apps.accounts.models import Session, User, UserManager
-from shared_apps.accounts.passwords import hash_callers, password_check, password_hash, password_hash_dummy
+from shared_apps.accounts.passwords import hash_callers, password_check, password_hash
 from shared_apps.accounts.throttle import (
     signin_failure_record,
-    signin_success_record,
     signin_throttle_check,
+    signup_throttle_consume,
 )
 from shared_apps.authn.tokens import SessionAccessToken, SessionRefreshToken
 from shared_apps.authn.verify import Principal, access_token_verify
@@ -45,8 +46,6 @@ logger = structlog.get_logger(__name__)
 
 MAX_NAME_LENGTH = 150
 MAX_EMAIL_LENGTH = 254  # the column's length; longer input must be a 400, not a database error
-MAX_PASSWORD_LENGTH = 256  # Argon2 takes any length; this only bounds the work per request.
-BAD_CREDENTIALS = "Invalid email or password."
 NOT_VERIFIED = "Verify your email address first: follow the link sent to it (a new one has been sent)."
 INVALID_LINK = "The link is invalid, used or expired; ask for a new one."
 WRONG_CURRENT_PASSWORD = "The current password is not right."
@@ -168,6 +167,7 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
         raise AlreadyExists("A user with this email already exists.", details={"email": ["Already registered."]})
     # Hash before the transaction: Argon2 takes a while, and no lock should be held meanwhile.
     client = client or ClientInfo()
+    signup_throttle_consume(client_ip=client.ip_address)
     candidate.password = password_hash(password, callers=hash_callers(email=email, client_ip=client.ip_address))
     try:
         with transaction.atomic():
@@ -185,35 +185,11 @@ def user_create(*, name: str, email: str, password: str, client: ClientInfo | No
 
 
 def user_signin(*, email: str, password: str, client: ClientInfo | None = None) -> AuthResult | mfa.MfaRequired:
-    """Check credentials and open a session (an account with two-factor gets ``MfaRequired``
-    instead: no tokens until ``mfa.user_signin_mfa`` sees its code).
-
-    The answer and its cost are the same whether or not the address exists: an unknown
-    address still pays for one password hash. Failures count toward the throttles (per
-    account-and-address pair, per address, and the account's slowdown), which are checked
-    before any hashing; the hash itself is admitted per address and per account before the
-    global hashing queue (``passwords``).
-    """
+    """Check credentials (``credentials_check``) and open a session. An account with two-factor
+    gets ``MfaRequired`` instead (no tokens until ``mfa.user_signin_mfa`` sees its code); with
+    ``AUTH_REQUIRE_VERIFIED_EMAIL``, an unverified one gets ``EmailNotVerified`` and a new link."""
     client = client or ClientInfo()
-    email = UserManager.normalize_email_address(email)
-    signin_throttle_check(email=email, client_ip=client.ip_address)
-    password = password or ""
-    if len(password) > MAX_PASSWORD_LENGTH:
-        password = password[:MAX_PASSWORD_LENGTH]  # still fails the check below, at a bounded cost
-    # An address that cannot be stored cannot exist: skip the query (it would fail on PostgreSQL).
-    storable = _storable(email) and len(email) <= MAX_EMAIL_LENGTH
-    user = User.objects.filter(email=email).first() if storable else None
-    callers = hash_callers(email=email, client_ip=client.ip_address)
-    if user is None:
-        password_hash_dummy(password, callers=callers)
-        ok = False
-    else:
-        ok = password_check(user, password, callers=callers) and user.is_active
-    if not ok:
-        signin_failure_record(email=email, client_ip=client.ip_address)
-        logger.info("signin_failed", ip=client.ip_address)
-        raise NotAuthenticated(BAD_CREDENTIALS)
-    signin_success_record(email=email, client_ip=client.ip_address)
+    user = credentials_check(email=email, password=password, client=client)
     if settings.AUTH_REQUIRE_VERIFIED_EMAIL and not user.email_verified:
         # The right password, so the owner: a new link (within the email budget), and no session.
         if account_email_admit(kind=VERIFICATION, account=str(user.id), client_ip=client.ip_address) is None:
@@ -225,6 +201,29 @@ def user_signin(*, email: str, password: str, client: ClientInfo | None = None) 
     tokens = session_open(user=user, client=client)
     logger.info("user_signed_in", user_id=str(user.id), session_id=str(tokens.session_id))
     return AuthResult(user=user, tokens=tokens)
+
+
+def credentials_check(*, email: str, password: str, client: ClientInfo | None = None) -> User:
+    """The user whose email and password these are, or ``NotAuthenticated`` (``RateLimited``
+    while throttled). Every password sign-in goes through here: the APIs (``user_signin``) and
+    the admin's login form (``backends.SignInBackend``).
+
+    The answer and its cost are the same whether or not the address exists: an unknown
+    address still pays for one password hash. Failures count toward the throttles (per
+    account-and-address pair, per address, and the account's slowdown), which are checked
+    before any hashing; the hash itself is admitted per address and per account before the
+    global hashing queue (``passwords``); the rule is ``credentials.password_signin``.
+    """
+    client = client or ClientInfo()
+    email = UserManager.normalize_email_address(email or "")
+    # An address that cannot be stored cannot exist: skip the query (it would fail on PostgreSQL).
+    storable = _storable(email) and len(email) <= MAX_EMAIL_LENGTH
+    return password_signin(
+        identifier=email,
+        password=password,
+        client_ip=client.ip_address,
+        find_user=lambda: User.objects.filter(email=email).first() if storable else None,
+    )
 
 
 def _refresh_claims(raw_token: str) -> SessionRefreshToken:

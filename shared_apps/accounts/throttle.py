@@ -139,3 +139,20 @@ def signin_success_record(*, email: str, client_ip: str | None = None) -> None:
     if settings.SIGNIN_KNOWN_ADDRESS_DAYS:
         timeout = settings.SIGNIN_KNOWN_ADDRESS_DAYS * 86400
         cache_guarded(lambda: cache.set(_known_key(email, client_ip), 1, timeout=timeout), None)
+
+
+def signup_throttle_consume(*, client_ip: str | None) -> None:
+    """One more sign-up from ``client_ip``; past ``SIGNUP_MAX_PER_ADDRESS`` within
+    ``SIGNUP_WINDOW_SECONDS`` the address is refused until the window ends. Every account gets
+    its own chat allowances (messages, tokens, replies in flight), so accounts made in bulk from
+    one address would multiply them. Counted before the password is hashed."""
+    if not client_ip:
+        return
+    key = "signup:ip:" + _digest(client_ip)
+    now = time.time()
+    count = cache_guarded(lambda: _failure_count(key, now, settings.SIGNUP_WINDOW_SECONDS), 0)
+    if count > settings.SIGNUP_MAX_PER_ADDRESS:
+        _count, reset_at = _window_state(key)
+        seconds = max(1, math.ceil(reset_at - now))
+        logger.warning("signup_throttled", retry_after=seconds)
+        raise RateLimited("Too many sign-ups from this address; try again later.", retry_after=seconds)

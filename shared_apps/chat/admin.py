@@ -11,7 +11,12 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
+from shared_apps.accounts.credentials import AdminLoginForm
 from shared_apps.chat.models import Conversation, Message
+
+# Staff sign in through the same throttles and hashing queue as the auth service's users
+# (AUTHENTICATION_BACKENDS: credentials.PasswordBackend); the form says when one refused.
+admin.site.login_form = AdminLoginForm
 
 
 class MessageInline(admin.TabularInline):

@@ -10,11 +10,14 @@ import uuid
 from dataclasses import dataclass
 
 import orjson
+from django.conf import settings
+from django.db.models import Sum
+from django.db.models.functions import Length
 
 from shared_apps.chat import selectors
 from shared_apps.chat.models import Conversation, Message
 from shared_apps.chat.payloads import conversation_data, message_data
-from shared_apps.core.errors import ValidationFailed
+from shared_apps.core.errors import PayloadTooLarge, ValidationFailed
 
 FORMATS = {"json": ("application/json", "json"), "markdown": ("text/markdown; charset=utf-8", "md")}
 UNTITLED = "Untitled conversation"
@@ -37,10 +40,26 @@ def conversation_export(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID,
             "format: Must be one of json, markdown.", details={"format": ["Must be one of json, markdown."]}
         )
     conversation = selectors.conversation_get(user_id=user_id, conversation_id=conversation_id)
+    _size_check(conversation)
     messages = list(Message.objects.filter(conversation=conversation).order_by("created_at", "id"))
     content_type, extension = FORMATS[fmt]
     body = export_json(conversation, messages) if fmt == "json" else export_markdown(conversation, messages).encode()
     return Export(filename=export_filename(conversation, extension), content_type=content_type, body=body)
+
+
+def _size_check(conversation: Conversation) -> None:
+    """An export is built in memory: one conversation over ``CHAT_EXPORT_MAX_CHARS`` characters
+    is refused before any message is loaded. (Messages are stored at the message rate with no
+    model call, so a conversation could grow to gigabytes, and a few exports of it at once
+    would take a chat process's memory and every stream on it.)"""
+    chars = Message.objects.filter(conversation=conversation).aggregate(chars=Sum(Length("content")))["chars"] or 0
+    limit = settings.CHAT_EXPORT_MAX_CHARS
+    if chars > limit:
+        raise PayloadTooLarge(
+            f"The conversation holds {chars} characters; an export holds at most {limit}. "
+            "Read its messages page by page instead.",
+            details={"chars": chars, "max_chars": limit},
+        )
 
 
 def export_json(conversation: Conversation, messages: list[Message]) -> bytes:

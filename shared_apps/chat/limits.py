@@ -55,6 +55,21 @@ def message_rate_consume(*, user_id: uuid.UUID) -> None:
         raise _rate_exceeded(now)
 
 
+def conversation_rate_consume(*, user_id: uuid.UUID) -> None:
+    """Conversations created on their own (not by a first message, which the message rate
+    counts) per minute: every one is a row, and without a limit one account could add rows as
+    fast as it can send requests."""
+    now = time.time()
+    count = _incr(f"chat-rate:conv:{user_id}:{int(now // 60)}", 1, 120)
+    if count > settings.CHAT_RATE_CONVERSATIONS_PER_MINUTE:
+        retry_after = max(1, int(60 - now % 60 + 0.999))
+        raise RateLimited(
+            f"At most {settings.CHAT_RATE_CONVERSATIONS_PER_MINUTE} new conversations per minute; "
+            f"try again in {retry_after} s.",
+            retry_after=retry_after,
+        )
+
+
 def _tokens_key(user_id: uuid.UUID | str, day: int) -> str:
     return f"chat-rate:tok:{user_id}:{day}"
 

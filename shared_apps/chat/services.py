@@ -50,7 +50,9 @@ def _title_clean(title: str | None) -> str:
 
 
 def conversation_create(*, user_id: uuid.UUID, title: str | None = "") -> Conversation:
-    conversation = Conversation.objects.create(user_id=user_id, title=_title_clean(title))
+    title = _title_clean(title)
+    limits.conversation_rate_consume(user_id=user_id)
+    conversation = Conversation.objects.create(user_id=user_id, title=title)
     logger.info("conversation_created", conversation_id=str(conversation.id))
     return conversation
 

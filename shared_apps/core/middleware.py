@@ -1,14 +1,15 @@
 """HTTP middleware: return the correlation id to the client; JSON 404s in development too.
 
-django-structlog's ``RequestMiddleware`` (listed before ``RequestIdResponseMiddleware``) takes
-``X-Request-ID`` from the request or makes one and binds it; ``RequestIdResponseMiddleware``
-echoes it in the response.
+django-structlog's ``RequestMiddleware`` takes ``X-Request-ID`` (and ``X-Correlation-ID``) from
+the request or makes one and binds it to every log line, starting with ``request_started``;
+``UpstreamIdsCheckMiddleware``, listed before it, drops a header value that is not short and
+plain, so no client-written text reaches a log line through them; ``RequestIdResponseMiddleware``
+echoes the id in the response.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Callable
 
 import structlog
@@ -21,12 +22,6 @@ REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 def current_request_id() -> str | None:
     return structlog.contextvars.get_contextvars().get("request_id")
-
-
-def _request_id_sanitize() -> None:
-    request_id = current_request_id()
-    if request_id is not None and not REQUEST_ID_OK.match(request_id):
-        structlog.contextvars.bind_contextvars(request_id=str(uuid.uuid4()))
 
 
 class ResponseMiddleware:
@@ -58,10 +53,23 @@ class ResponseMiddleware:
         return response
 
 
-class RequestIdResponseMiddleware(ResponseMiddleware):
-    def before(self, request: HttpRequest) -> None:
-        _request_id_sanitize()
+# The ids django-structlog trusts from the client (DJANGO_STRUCTLOG_TRUST_UPSTREAM_*).
+UPSTREAM_ID_HEADERS = ("HTTP_X_REQUEST_ID", "HTTP_X_CORRELATION_ID")
 
+
+class UpstreamIdsCheckMiddleware(ResponseMiddleware):
+    """Before django-structlog's middleware: an id header that breaks ``REQUEST_ID_OK`` (a
+    newline, quotes, kilobytes) is dropped, so a fresh id is made instead and nothing the client
+    wrote reaches the log lines (``request_started`` included) or the model API's request."""
+
+    def before(self, request: HttpRequest) -> None:
+        for header in UPSTREAM_ID_HEADERS:
+            value = request.META.get(header)
+            if value is not None and not REQUEST_ID_OK.match(value):
+                del request.META[header]
+
+
+class RequestIdResponseMiddleware(ResponseMiddleware):
     def after(self, request: HttpRequest, response: HttpResponse) -> HttpResponse:
         request_id = current_request_id()
         if request_id:

@@ -61,6 +61,32 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# --- sign-in throttling and hashing (auth APIs, both admins) ---------------------------
+# Failures within the window (shared_apps/accounts/throttle.py): one account from one address
+# (that address is then locked out of that account), one address over all accounts (locked out).
+SIGNIN_MAX_FAILURES_PER_ACCOUNT = env_int("SIGNIN_MAX_FAILURES_PER_ACCOUNT", 5, minimum=1)
+SIGNIN_MAX_FAILURES_PER_IP = env_int("SIGNIN_MAX_FAILURES_PER_IP", 30, minimum=1)
+SIGNIN_FAILURE_WINDOW_SECONDS = env_int("SIGNIN_FAILURE_WINDOW_SECONDS", 900, minimum=1)
+# One account from all addresses: past this many failures it is slowed, never locked: one attempt
+# per SIGNIN_ACCOUNT_SLOW_SECONDS from addresses that have not signed in to it within
+# SIGNIN_KNOWN_ADDRESS_DAYS; its owner's known addresses are not slowed.
+SIGNIN_ACCOUNT_SLOW_AFTER = env_int("SIGNIN_ACCOUNT_SLOW_AFTER", 10, minimum=1)
+SIGNIN_ACCOUNT_SLOW_SECONDS = env_int("SIGNIN_ACCOUNT_SLOW_SECONDS", 2, minimum=1)
+SIGNIN_KNOWN_ADDRESS_DAYS = env_int("SIGNIN_KNOWN_ADDRESS_DAYS", 30, minimum=0)
+# Sign-ups from one client address within the window (each account has its own chat allowances).
+SIGNUP_MAX_PER_ADDRESS = env_int("SIGNUP_MAX_PER_ADDRESS", 20, minimum=1)
+SIGNUP_WINDOW_SECONDS = env_int("SIGNUP_WINDOW_SECONDS", 3600, minimum=1)
+# At most this many Argon2 hashes run at once per process (each takes ~100 MiB and a core).
+PASSWORD_HASH_CONCURRENCY = env_int("PASSWORD_HASH_CONCURRENCY", 2, minimum=1)
+# Beyond the running hashes, this many callers may wait; more are told to retry (429).
+PASSWORD_HASH_MAX_WAITING = env_int("PASSWORD_HASH_MAX_WAITING", 2, minimum=0)
+# Admission before that queue: hashes (running or waiting) at once for one client address and
+# for one account; a flood from one address or at one account cannot take the whole capacity.
+PASSWORD_HASH_MAX_PER_ADDRESS = env_int("PASSWORD_HASH_MAX_PER_ADDRESS", 1, minimum=1)
+PASSWORD_HASH_MAX_PER_ACCOUNT = env_int("PASSWORD_HASH_MAX_PER_ACCOUNT", 1, minimum=1)
+# Hashing threads run at this nice level (0-19), so cheap requests get the CPU first.
+PASSWORD_HASH_NICE = env_int("PASSWORD_HASH_NICE", 10, minimum=0)
+
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
@@ -81,6 +107,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",  # admin and docs assets under gunicorn/uvicorn
+    "shared_apps.core.middleware.UpstreamIdsCheckMiddleware",  # before django-structlog logs the ids
     "django_structlog.middlewares.RequestMiddleware",
     "shared_apps.core.middleware.RequestIdResponseMiddleware",
     "shared_apps.core.middleware.JsonNotFoundMiddleware",  # unknown paths: JSON 404 with DEBUG on too

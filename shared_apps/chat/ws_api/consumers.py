@@ -39,6 +39,10 @@ SESSION_CHECK_SECONDS = 0.5
 # Authenticated sockets per user in this process (CHAT_MAX_SOCKETS_PER_USER): one account
 # must not hold every socket a process can serve.
 socket_slots = PerUserSlots()
+# Sockets not yet authenticated, per client address (CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS): each
+# may wait CHAT_WS_AUTH_TIMEOUT for its auth frame, and without a cap one address could hold
+# as many as it can open, without any account.
+pending_slots = PerUserSlots()
 
 
 class FrameError(Exception):
@@ -69,6 +73,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
     channel_layer_alias = "__none__"
     principal: Principal | None = None
     slot_user: object | None = None  # the user whose socket slot this socket holds
+    pending_address: str | None = None  # the address whose pending slot this socket holds
 
     async def connect(self) -> None:
         origin = _origin(self.scope)
@@ -77,6 +82,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             logger.info("ws_origin_refused", origin=origin)
             await self.close()  # before accept: the handshake is refused (HTTP 403)
             return
+        if self.scope.get("principal") is None and not self.scope.get("auth_error"):
+            address = (self.scope.get("client") or ("-",))[0]  # uvicorn: the trusted proxies' answer
+            if not pending_slots.acquire(address, settings.CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS):
+                logger.info("ws_pending_cap_reached", limit=settings.CHAT_MAX_PENDING_SOCKETS_PER_ADDRESS)
+                await self.close()  # before accept: the handshake is refused (HTTP 403)
+                return
+            self.pending_address = address
         self.forwarders: dict[str, asyncio.Task] = {}  # one per reply: a resume replaces it
         self.watchdog: asyncio.Task | None = None
         self.auth_timer: asyncio.Task | None = None
@@ -88,7 +100,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
         else:
             self.auth_timer = asyncio.create_task(self._auth_deadline())
 
+    def _pending_release(self) -> None:
+        if self.pending_address is not None:
+            pending_slots.release(self.pending_address)
+            self.pending_address = None
+
     async def disconnect(self, code: int) -> None:
+        self._pending_release()
         # Forwarders stop with the socket; the replies they forward do not.
         for task in [
             *getattr(self, "forwarders", {}).values(),
@@ -103,6 +121,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     # --- authentication ---------------------------------------------------------------------
     async def _authenticated(self, principal: Principal) -> None:
+        self._pending_release()
         limit = settings.CHAT_MAX_SOCKETS_PER_USER
         if not socket_slots.acquire(principal.user_id, limit):
             logger.info("ws_per_user_cap_reached", limit=limit)
@@ -232,6 +251,13 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise FrameError("'after_seq' must be a non-negative integer.")
         with contextlib.suppress(ValueError):  # a malformed id is refused by the reader, as an error frame
             message_id = str(uuid.UUID(message_id))  # one spelling per reply: the log's, the forwarders' key
+        limit = settings.CHAT_WS_MAX_FORWARDERS
+        if message_id not in self.forwarders and len(self.forwarders) >= limit:
+            # Each new forwarder reads the database on the shared executor first: a flood of
+            # resumes (random ids cost nothing to send) would queue everyone's ORM work behind it.
+            raise FrameError(
+                f"At most {limit} replies followed at once on a socket; wait for one to end.", "rate_limited"
+            )
         self._forward(message_id, after_seq)
 
     # --- forwarding a reply's frames -------------------------------------------------------------

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def _run(alice, settings, examples: int):
     settings.ALLOWED_HOSTS = ["*"]
     settings.CHAT_RATE_MESSAGES_PER_MINUTE = 100_000  # rate limits are tested elsewhere; here they would hide paths
+    settings.CHAT_RATE_CONVERSATIONS_PER_MINUTE = 100_000
     api = APIClient()
     conversations = [
         api.post("/v1/chat/conversations", {"title": f"c{i}"}, format="json", **alice.headers).json()["id"]
