@@ -89,6 +89,8 @@ def test_a_new_address_set_in_the_admin_is_not_verified(admin_client):
         "is_active": "on",
         "sessions-TOTAL_FORMS": "0",
         "sessions-INITIAL_FORMS": "0",
+        "api_keys-TOTAL_FORMS": "0",
+        "api_keys-INITIAL_FORMS": "0",
     }
     # when
     response = admin_client.post(f"/admin/accounts/user/{user.id}/change/", form)
