@@ -1,7 +1,8 @@
 /*
  * The web chat page (/app/): plain JavaScript on the public contract only.
  *
- *   auth service REST (cross-origin, CORS):  /v1/auth/signup, signin, refresh, signout
+ *   auth service REST (cross-origin, CORS):  /v1/auth/signup, signin[/mfa], refresh, signout,
+ *                                            sessions[/{id}], password/change, mfa/totp[/setup|/confirm]
  *   chat service REST (same origin):         /v1/chat/conversations[/{id}[/messages]], /v1/chat/models
  *   chat websocket (same origin):            /ws/chat/, first frame {"type": "auth", "token"}
  *
@@ -28,6 +29,12 @@
     renameInput: $("rename-input"), renameCancel: $("rename-cancel"), deleteConversation: $("delete-conversation"),
     messages: $("messages"), composer: $("composer"), input: $("composer-input"), send: $("send"), stop: $("stop"),
     modelPicker: $("model-picker"), model: $("model-select"),
+    signinMfaForm: $("signin-mfa-form"), signinMfaCode: $("signin-mfa-code"), signinMfaBack: $("signin-mfa-back"),
+    account: $("account"), accountOpen: $("account-open"), accountClose: $("account-close"),
+    sessionList: $("session-list"), passwordForm: $("password-form"), mfaState: $("mfa-state"), mfaOn: $("mfa-on"),
+    mfaSetup: $("mfa-setup"), mfaSecret: $("mfa-secret"), mfaUri: $("mfa-uri"), mfaConfirmForm: $("mfa-confirm-form"),
+    mfaSetupCancel: $("mfa-setup-cancel"), mfaRecovery: $("mfa-recovery"), mfaRecoveryCodes: $("mfa-recovery-codes"),
+    mfaOffForm: $("mfa-off-form"),
   };
 
   // ---- words for errors -------------------------------------------------------------------------
@@ -178,11 +185,16 @@
   // sessionStorage would survive reloads at the price of exposing the refresh token (7 days,
   // rotating) to any script injection. The reply itself survives a reload either way: it belongs to
   // the conversation, and opening the conversation again resumes it.
-  let session = null; // {user, access, refresh, accessExpiresAt}
+  // session.mfa is whether two-factor is on, as far as this page knows: no endpoint tells it, so
+  // it is learnt at sign-in (a second step means on; none, or a sign-up, means off) and from the
+  // panel's own turn-on / turn-off (a setup answered 409 means on). A change made elsewhere
+  // meanwhile (another device, staff) shows after the next sign-in.
+  let session = null; // {user, access, refresh, accessExpiresAt, mfa}
   let refreshing = null;
 
-  function sessionSet(user, tokens) {
+  function sessionSet(user, tokens, mfa) {
     session = {
+      mfa: mfa === undefined ? session && session.mfa : mfa,
       user: user || (session && session.user),
       access: tokens.access_token,
       refresh: tokens.refresh_token,
@@ -191,17 +203,37 @@
   }
 
   async function authPost(path, body, bearer) {
-    const headers = { "Content-Type": "application/json" };
+    return authFetch("POST", path, body, bearer);
+  }
+
+  async function authFetch(method, path, body, bearer) {
+    const headers = {};
+    if (body !== undefined) headers["Content-Type"] = "application/json";
     if (bearer) headers.Authorization = `Bearer ${bearer}`;
     let response;
     try {
-      response = await fetch(`${AUTH_URL}/v1/auth/${path}`, { method: "POST", headers, body: JSON.stringify(body) });
+      response = await fetch(`${AUTH_URL}/v1/auth/${path}`, {
+        method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+      });
     } catch (e) {
       throw new ApiError(0, "network", `Cannot reach the sign-in service at ${AUTH_URL}.`);
     }
+    if (response.status === 204) return null;
     const data = await response.json().catch(() => null);
     if (!response.ok) throw apiErrorFrom(response.status, data);
     return data;
+  }
+
+  // The account calls (sessions, password, two-factor) with the access token, refreshed once on a 401.
+  async function authApi(method, path, body, retried = false) {
+    const token = await accessToken();
+    try {
+      return await authFetch(method, path, body, token);
+    } catch (error) {
+      if (error.status !== 401 || retried) throw error;
+      await tokensRefresh();
+      return authApi(method, path, body, true);
+    }
   }
 
   // One refresh at a time: the auth service rotates refresh tokens and treats a spent one,
@@ -263,7 +295,46 @@
       if (error.status === 401) throw new Error("Wrong email or password.");
       throw error;
     });
-    signedIn(data);
+    if (data && data.mfa_required) {
+      // The password was right; the account wants a code too (POST /v1/auth/signin/mfa).
+      mfaToken = data.mfa_token;
+      el.signinForm.reset();
+      el.signinForm.hidden = true;
+      el.signinMfaForm.hidden = false;
+      setStatus("Enter the code from your authenticator app.");
+      el.signinMfaCode.focus();
+      return;
+    }
+    signedIn(data, false);
+  }
+
+  let mfaToken = null; // between the two steps of a two-factor sign-in
+
+  async function signInMfa(event) {
+    event.preventDefault();
+    showAlert("");
+    const code = el.signinMfaCode.value.trim();
+    if (!code || !mfaToken) return;
+    setStatus("Checking the code…");
+    const data = await authPost("signin/mfa", { mfa_token: mfaToken, code }).catch((error) => {
+      setStatus("");
+      el.signinMfaCode.value = "";
+      // 401 here is the code, not a session: wrong, already used, or the sign-in's time is up.
+      if (error.status === 401) {
+        throw new Error("That code did not work (wrong, already used, or this sign-in has expired). "
+          + "Try the next code, or start over.");
+      }
+      throw error;
+    });
+    signInMfaReset();
+    signedIn(data, true);
+  }
+
+  function signInMfaReset() {
+    mfaToken = null;
+    el.signinMfaForm.reset();
+    el.signinMfaForm.hidden = true;
+    el.signinForm.hidden = false;
   }
 
   async function signUp(event) {
@@ -275,11 +346,11 @@
       setStatus("");
       throw error;
     });
-    signedIn(data);
+    signedIn(data, false);
   }
 
-  function signedIn(data) {
-    sessionSet(data.user, data.tokens);
+  function signedIn(data, mfa) {
+    sessionSet(data.user, data.tokens, mfa);
     el.signinForm.reset();
     el.signupForm.reset();
     el.whoEmail.textContent = session.user ? session.user.email : "";
@@ -307,6 +378,7 @@
     el.model.textContent = "";
     el.modelPicker.hidden = true;
     el.who.hidden = true;
+    accountClose();
     el.chatView.hidden = true;
     el.authView.hidden = false;
     showAlert(alertText || "");
@@ -321,6 +393,163 @@
   async function signOut() {
     const ending = signedOut("");
     if (ending) await authPost("signout", {}, ending.access).catch(() => {});
+  }
+
+  // ---- the account panel: sessions, password, two-factor --------------------------------------------
+  function accountOpen() {
+    showAlert("");
+    el.account.hidden = false;
+    el.accountOpen.setAttribute("aria-expanded", "true");
+    mfaShow();
+    el.account.querySelector("h2").focus();
+    return sessionsLoad();
+  }
+
+  function accountClose() {
+    el.account.hidden = true;
+    el.accountOpen.setAttribute("aria-expanded", "false");
+    el.sessionList.textContent = "";
+    el.passwordForm.reset();
+    el.mfaConfirmForm.reset();
+    el.mfaOffForm.reset();
+    el.mfaSetup.hidden = true;
+    el.mfaSecret.value = "";
+    el.mfaUri.value = "";
+    el.mfaRecovery.hidden = true;
+    el.mfaRecoveryCodes.textContent = "";
+  }
+
+  function when(text) {
+    const date = new Date(text);
+    return Number.isNaN(date.getTime()) ? "unknown" : date.toLocaleString();
+  }
+
+  // GET /v1/auth/sessions -> {sessions: [{id, created_at, last_used_at, ip, user_agent, current}]}
+  async function sessionsLoad() {
+    const data = await authApi("GET", "sessions");
+    el.sessionList.textContent = "";
+    for (const item of (data && data.sessions) || []) {
+      const li = document.createElement("li");
+      li.dataset.id = item.id;
+      li.dataset.current = String(Boolean(item.current));
+      const where = document.createElement("span");
+      where.className = "session-where";
+      where.textContent = `${item.ip || "unknown address"}${item.current ? " (this session)" : ""}`;
+      const agent = document.createElement("span");
+      agent.className = "session-agent";
+      agent.textContent = item.user_agent || "unknown browser or program";
+      const times = document.createElement("span");
+      times.className = "session-when";
+      times.textContent = `Signed in ${when(item.created_at)}; last used ${when(item.last_used_at)}`;
+      const end = document.createElement("button");
+      end.type = "button";
+      end.textContent = "End";
+      end.setAttribute("aria-label", item.current ? "End this session" : `End the session from ${where.textContent}`);
+      end.addEventListener("click", guard(() => sessionEnd(item.id, Boolean(item.current))));
+      li.append(where, agent, times, end);
+      el.sessionList.append(li);
+    }
+  }
+
+  async function sessionEnd(id, current) {
+    showAlert("");
+    await authApi("DELETE", `sessions/${encodeURIComponent(id)}`);
+    if (current) {
+      signedOut(""); // the tokens are dead already: no sign-out call
+      return;
+    }
+    setStatus("Session ended.");
+    await sessionsLoad();
+  }
+
+  async function passwordChange(event) {
+    event.preventDefault();
+    showAlert("");
+    const { current_password, new_password } = formValues(el.passwordForm);
+    setStatus("Changing the password…");
+    try {
+      await authApi("POST", "password/change", { current_password, new_password });
+    } catch (error) {
+      setStatus("");
+      throw error;
+    }
+    el.passwordForm.reset();
+    setStatus("Password changed. Every other session has been signed out.");
+    await sessionsLoad();
+  }
+
+  function mfaShow() {
+    const on = session ? session.mfa : null;
+    el.mfaState.textContent = on === true ? "Two-factor sign-in is on." : on === false
+      ? "Two-factor sign-in is off." : "Two-factor sign-in: unknown until the next sign-in.";
+    el.mfaState.dataset.state = on === true ? "on" : on === false ? "off" : "unknown";
+    el.mfaOn.hidden = on === true || !el.mfaSetup.hidden;
+    el.mfaOffForm.hidden = on === false;
+  }
+
+  // POST /v1/auth/mfa/totp/setup -> {secret, otpauth_uri}; nothing changes until a code confirms it.
+  async function mfaSetupStart() {
+    showAlert("");
+    el.mfaRecovery.hidden = true;
+    el.mfaRecoveryCodes.textContent = "";
+    let data;
+    try {
+      data = await authApi("POST", "mfa/totp/setup");
+    } catch (error) {
+      if (error.status === 409) {
+        session.mfa = true;
+        mfaShow();
+        throw new Error("Two-factor sign-in is already on for this account.");
+      }
+      throw error;
+    }
+    el.mfaSecret.value = data.secret;
+    el.mfaUri.value = data.otpauth_uri;
+    el.mfaSetup.hidden = false;
+    mfaShow();
+    el.mfaSecret.focus();
+    el.mfaSecret.select();
+  }
+
+  function mfaSetupCancel() {
+    el.mfaSetup.hidden = true;
+    el.mfaConfirmForm.reset();
+    el.mfaSecret.value = "";
+    el.mfaUri.value = "";
+    mfaShow();
+  }
+
+  // POST /v1/auth/mfa/totp/confirm {code} -> {recovery_codes}, shown this once.
+  async function mfaConfirm(event) {
+    event.preventDefault();
+    showAlert("");
+    const code = new FormData(el.mfaConfirmForm).get("code").trim();
+    if (!code) return;
+    const data = await authApi("POST", "mfa/totp/confirm", { code });
+    session.mfa = true;
+    mfaSetupCancel();
+    el.mfaRecoveryCodes.textContent = "";
+    for (const recovery of (data && data.recovery_codes) || []) {
+      const li = document.createElement("li");
+      li.textContent = recovery;
+      el.mfaRecoveryCodes.append(li);
+    }
+    el.mfaRecovery.hidden = false;
+    setStatus("Two-factor sign-in is on.");
+  }
+
+  // DELETE /v1/auth/mfa/totp {password} -> 204.
+  async function mfaTurnOff(event) {
+    event.preventDefault();
+    showAlert("");
+    const password = new FormData(el.mfaOffForm).get("password");
+    await authApi("DELETE", "mfa/totp", { password });
+    session.mfa = false;
+    el.mfaOffForm.reset();
+    el.mfaRecovery.hidden = true;
+    el.mfaRecoveryCodes.textContent = "";
+    mfaShow();
+    setStatus("Two-factor sign-in is off.");
   }
 
   // ---- models ------------------------------------------------------------------------------------------
@@ -806,6 +1035,22 @@
 
   // ---- wiring ------------------------------------------------------------------------------------------
   el.signinForm.addEventListener("submit", guard(signIn));
+  el.signinMfaForm.addEventListener("submit", guard(signInMfa));
+  el.signinMfaBack.addEventListener("click", () => {
+    signInMfaReset();
+    showAlert("");
+    setStatus("");
+  });
+  el.accountOpen.addEventListener("click", guard(() => (el.account.hidden ? accountOpen() : accountClose())));
+  el.accountClose.addEventListener("click", () => {
+    accountClose();
+    el.accountOpen.focus();
+  });
+  el.passwordForm.addEventListener("submit", guard(passwordChange));
+  el.mfaOn.addEventListener("click", guard(mfaSetupStart));
+  el.mfaSetupCancel.addEventListener("click", mfaSetupCancel);
+  el.mfaConfirmForm.addEventListener("submit", guard(mfaConfirm));
+  el.mfaOffForm.addEventListener("submit", guard(mfaTurnOff));
   el.signupForm.addEventListener("submit", guard(signUp));
   el.signout.addEventListener("click", guard(signOut));
   el.newConversation.addEventListener("click", () => {

@@ -19,9 +19,12 @@ import json
 import os
 import re
 import subprocess
+import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pyotp
 import pytest
 
 from testkit.fake_openai import FakeOpenAIServer, reply
@@ -526,4 +529,144 @@ def test_branch_controls_show_only_when_messages_carry_siblings(page, stack):
         ("PUT", f"conversations/{conversation_id}/branch", {"leaf_message_id": older}),
         ("POST", f"messages/{reply_id}/regenerate", {}),
     ]
+    assert page.problems == []
+
+
+# ---- the account panel: sessions, password, two-factor ---------------------------------------------
+
+
+def auth_call(stack, method: str, path: str, body: dict | None = None, token: str | None = None) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{stack.auth_url}/v1/auth/{path}", data=data, headers=headers, method=method)
+    try:
+        with urllib.request.urlopen(request) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else {}
+    except urllib.error.HTTPError as error:
+        raw = error.read()
+        return error.code, json.loads(raw) if raw else {}
+
+
+def open_account(page):
+    page.get_by_role("button", name="Account", exact=True).click()
+    page.get_by_role("heading", name="Account", exact=True).wait_for()
+
+
+def sign_in_on_page(page, email: str, password: str = PASSWORD) -> None:
+    page.locator("#signin-form").get_by_label("Email").fill(email)
+    page.locator("#signin-form").get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_the_account_panel_lists_sessions_and_ends_them(page, stack):
+    # given: two sessions, one through the API (another device), one on the page
+    email = sign_up(page, stack)
+    status, other = auth_call(stack, "POST", "signin", {"email": email, "password": PASSWORD})
+    assert status == 200
+    other_access = other["tokens"]["access_token"]
+    # when
+    open_account(page)
+    # then: both listed, this one marked
+    sessions = page.locator("#session-list li")
+    sessions.nth(1).wait_for()
+    assert sessions.count() == 2
+    current = page.locator("#session-list li[data-current='true']")
+    assert current.count() == 1
+    assert "(this session)" in current.text_content()
+    elsewhere = page.locator("#session-list li[data-current='false']")
+    assert "Python-urllib" in elsewhere.text_content()
+    assert "Signed in" in elsewhere.text_content() and "last used" in elsewhere.text_content()
+    # when: the other one is ended
+    elsewhere.get_by_role("button").click()
+    # then: gone from the list, and the auth service refuses its token
+    elsewhere.wait_for(state="detached")
+    assert sessions.count() == 1 and current.count() == 1
+    assert auth_call(stack, "GET", "sessions", token=other_access)[0] == 401
+    # when: this one is ended: the page is signed out
+    current.get_by_role("button", name="End this session").click()
+    page.locator("#auth-view").wait_for()
+    assert page.locator("#chat-view").is_hidden() and page.locator("#account").is_hidden()
+    assert page.get_by_role("button", name="Account").count() == 0
+    assert page.problems == []
+
+
+def test_the_account_panel_changes_the_password(page, stack):
+    # given
+    email = sign_up(page, stack)
+    open_account(page)
+    new_password = "a brand new horse 42"
+    # when: a wrong current password
+    page.get_by_label("Current password").fill("not the password")
+    page.get_by_label("New password (at least 8 characters)").fill(new_password)
+    page.get_by_role("button", name="Change password").click()
+    # then: the API's message is shown, and nothing changed
+    page.get_by_role("alert").get_by_text("current_password").wait_for()
+    assert auth_call(stack, "POST", "signin", {"email": email, "password": PASSWORD})[0] == 200
+    # when: the right one
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password (at least 8 characters)").fill(new_password)
+    page.get_by_role("button", name="Change password").click()
+    # then
+    page.get_by_role("status").get_by_text("Password changed").wait_for()
+    assert page.get_by_role("alert").is_hidden()
+    assert auth_call(stack, "POST", "signin", {"email": email, "password": new_password})[0] == 200
+    assert auth_call(stack, "POST", "signin", {"email": email, "password": PASSWORD})[0] == 401
+    assert page.problems == []
+
+
+def test_two_factor_turned_on_in_the_panel_then_a_sign_in_asks_for_a_code(page, stack):
+    # given
+    email = sign_up(page, stack)
+    open_account(page)
+    state = page.locator("#mfa-state")
+    assert state.text_content() == "Two-factor sign-in is off."
+    # when: turned on with a code from the shown secret
+    page.get_by_role("button", name="Turn on two-factor").click()
+    secret_box = page.get_by_label("Secret key")
+    secret_box.wait_for()
+    page.wait_for_function("() => document.getElementById('mfa-secret').value !== ''")
+    secret = secret_box.input_value()
+    assert page.get_by_label("Setup link (otpauth)").input_value().startswith("otpauth://totp/")
+    assert f"secret={secret}" in page.get_by_label("Setup link (otpauth)").input_value()
+    totp = pyotp.TOTP(secret)
+    confirmed_at = time.time()
+    page.get_by_label("Code from the app").fill(totp.at(confirmed_at))
+    page.get_by_role("button", name="Confirm code").click()
+    # then: on, and the ten recovery codes shown once
+    page.locator("#mfa-recovery-codes li").nth(9).wait_for()
+    assert page.locator("#mfa-recovery-codes li").count() == 10
+    assert state.text_content() == "Two-factor sign-in is on."
+    status, body = auth_call(stack, "POST", "signin", {"email": email, "password": PASSWORD})
+    assert status == 200 and body["mfa_required"] is True and "tokens" not in body
+    # when: signed out, then in on the page: the second step asks for a code
+    page.get_by_role("button", name="Sign out").click()
+    sign_in_on_page(page, email)
+    code_box = page.get_by_label("Code from your authenticator app (or a recovery code)")
+    code_box.wait_for()
+    assert page.locator("#signin-form").is_hidden()
+    # a wrong code is said in words and the step stays
+    code_box.fill("000000" if totp.at(confirmed_at + 30) != "000000" else "111111")
+    page.get_by_role("button", name="Verify code").click()
+    page.get_by_role("alert").get_by_text("That code did not work").wait_for()
+    assert page.locator("#auth-view").is_visible()
+    # a fresh code (the next step's: the one used to confirm works only once) signs in
+    code_box.fill(totp.at(confirmed_at + 30))
+    page.get_by_role("button", name="Verify code").click()
+    page.get_by_text(email).wait_for()
+    assert page.locator("#chat-view").is_visible()
+    # the panel knows it is on, and turns it off with the password (a wrong one is refused)
+    open_account(page)
+    assert state.text_content() == "Two-factor sign-in is on."
+    page.get_by_label("Your password, to turn two-factor off").fill("not the password")
+    page.get_by_role("button", name="Turn off two-factor").click()
+    page.get_by_role("alert").get_by_text("password").wait_for()
+    assert state.text_content() == "Two-factor sign-in is on."
+    page.get_by_label("Your password, to turn two-factor off").fill(PASSWORD)
+    page.get_by_role("button", name="Turn off two-factor").click()
+    page.wait_for_function("() => document.getElementById('mfa-state').dataset.state === 'off'")
+    status, body = auth_call(stack, "POST", "signin", {"email": email, "password": PASSWORD})
+    assert status == 200 and "tokens" in body
     assert page.problems == []
