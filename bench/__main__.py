@@ -1,4 +1,4 @@
-"""``python -m bench [--only abcdefg] [--quick]``: run the benchmarks, print the table and
+"""``python -m bench [--only abcdefgh] [--quick]``: run the benchmarks, print the table and
 write the results: a full run (every benchmark, not quick) writes the recorded page,
 ``bench/RESULTS.md`` and ``bench/RESULTS.json``; any other run writes
 ``bench/results/latest.md`` and ``.json`` (``--out STEM`` chooses).
@@ -6,7 +6,7 @@ write the results: a full run (every benchmark, not quick) writes the recorded p
 a stream relay (asyncio+h11 and uvloop+httptools, raw and SDK consumers, LiteLLM's proxy),
 b concurrent streams (and LiteLLM's proxy), c database work per reply, d REST list vs bare
 view, e per-request authentication vs ValidateToken, f gRPC vs a plain grpcio servicer doing
-the same work, g sign-in vs Argon2. ``BENCH_LITELLM=0`` leaves LiteLLM out.
+the same work, g sign-in vs Argon2, h search over 100,000 messages. ``BENCH_LITELLM=0`` leaves LiteLLM out.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from bench.report import Report
 HERE = Path(__file__).resolve().parent
 RECORDED = HERE / "RESULTS"  # .md and .json: a full run
 LATEST = HERE / "results" / "latest"  # .md and .json: any other run
-ALL = "abcdefg"
+ALL = "abcdefgh"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,7 +110,7 @@ def _tree() -> str:
 
 
 def _steps(quick: bool) -> dict:
-    from bench import auth_cost, db_work, grpc_bench, relay, rest, signin
+    from bench import auth_cost, db_work, grpc_bench, relay, rest, search_bench, signin
 
     rounds = 3 if quick else 7
     return {
@@ -154,6 +154,11 @@ def _steps(quick: bool) -> dict:
             "Sign-in throughput against the Argon2 ceiling (clients honour 429 Retry-After), and reads "
             "during a sign-in flood.",
             lambda r, s, a: signin.run(r, s, a, seconds=3.0 if quick else 6.0),
+        ),
+        "h": (
+            "Search over one user's 100,000 messages (PostgreSQL full-text search), in process: latency "
+            "for a rare, a common and a two-word query, and whether the full-text index answers.",
+            lambda r, s, a: search_bench.run(r, s, a),
         ),
     }
 
