@@ -467,13 +467,18 @@ def test_metrics_endpoints(stack):
 
 
 def test_sigterm_on_the_chat_asgi_container_finishes_the_reply_in_flight(stack, user):
-    """docs/RELIABILITY.md: on SIGTERM a reply in flight finishes within the grace period (or is
-    stored `cancelled`); with the image's defaults a 4-second reply finishes, and gunicorn exits 0."""
+    """docs/RELIABILITY.md: on SIGTERM a reply in flight finishes within the grace period
+    (CHAT_SHUTDOWN_GRACE_SECONDS, 10 s by default) or is stored `cancelled`; the socket either
+    sees it to the end or is closed with 1012 (service restart: reconnect to another process and
+    resume, docs/API.md). With the image's defaults a 4.5-second reply finishes and is stored
+    complete, and gunicorn exits 0."""
+    from websockets.exceptions import ConnectionClosed
+
     role = stack.roles["chat-asgi"]
     words = [f"w{i} " for i in range(30)]
     stack.upstream.enqueue(reply(words, delta_interval=0.15))
-    stop_thread = None
     stopped: dict[str, subprocess.CompletedProcess] = {}
+    closed: ConnectionClosed | None = None
     with ws_connect(stack, user["access"]) as ws:
         ws.send(json.dumps({"type": "message", "content": "tell me slowly"}))
         frames = [json.loads(ws.recv(timeout=30)) for _ in range(4)]
@@ -487,15 +492,23 @@ def test_sigterm_on_the_chat_asgi_container_finishes_the_reply_in_flight(stack, 
 
         stop_thread = threading.Thread(target=stop)
         stop_thread.start()
-        while frames[-1]["type"] not in ("done", "error"):
-            frames.append(json.loads(ws.recv(timeout=30)))
+        try:
+            while frames[-1]["type"] not in ("done", "error"):
+                frames.append(json.loads(ws.recv(timeout=30)))
+        except ConnectionClosed as exc:
+            closed = exc
     stop_thread.join(timeout=120)
-    # then: the whole reply arrived and is stored complete; the container exited 0, well before
-    # the SIGKILL
-    done = frames[-1]
-    assert done["type"] == "done", frames[-3:]
-    assert done["message"]["content"] == "".join(words)
-    assert chat_rows(done["message"]["id"]) == ("complete", "".join(words))
+    # then: the socket saw the whole reply, or a clean 1012 after a prefix of it
+    received = "".join(f["content"] for f in frames if f["type"] == "delta")
+    if closed is not None:
+        assert closed.rcvd is not None and closed.rcvd.code == 1012, closed
+        assert "".join(words).startswith(received), received
+    else:
+        assert frames[-1]["type"] == "done", frames[-3:]
+        assert frames[-1]["message"]["content"] == "".join(words)
+    # and: the reply finished within the grace period and is stored complete
+    assert chat_rows(frames[1]["message_id"]) == ("complete", "".join(words))
+    # and: the container exited 0, well before the SIGKILL
     assert stopped["result"].returncode == 0, stopped["result"].stderr
     state = json.loads(pm.podman("inspect", role.container).stdout)[0]["State"]
     assert state["Status"] == "exited" and state["ExitCode"] == 0, state
