@@ -241,12 +241,26 @@ async def reply_begin(**params) -> ReplyPlan:
     store fails or loses a ``client_message_id`` race, the model call started for it is
     cancelled and leaves nothing behind; the caller gets the error or the winning plan.
     """
+    return await _begin(services.reply_plan, params)
+
+
+async def reply_regenerate_begin(**params) -> ReplyPlan:
+    """``reply_begin`` for a new reply beside an assistant message (``services.reply_regenerate_plan``)."""
+    return await _begin(services.reply_regenerate_plan, params)
+
+
+async def reply_edit_begin(**params) -> ReplyPlan:
+    """``reply_begin`` for an edited user message and its reply (``services.reply_edit_plan``)."""
+    return await _begin(services.reply_edit_plan, params)
+
+
+async def _begin(plan_make: Callable[..., ReplyPlan], params: dict) -> ReplyPlan:
     user_id = params["user_id"]
     limit = settings.CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER
     if not replies_in_flight.acquire(user_id, limit):
         raise RateLimited(f"At most {limit} replies at once per user; wait for one to finish.", retry_after=1)
     try:
-        plan = await db(services.reply_plan)(**params)
+        plan = await db(plan_make)(**params)
     except BaseException:
         replies_in_flight.release(user_id)
         raise

@@ -1,0 +1,231 @@
+"""Branches over REST: regenerate a reply, edit a user message, choose the branch shown; what
+the model is sent for each (the fake upstream records it), bad input and other users' ids."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared_apps.chat.models import Message
+from testkit.fake_openai import reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def _exchange(api, who, upstream, content: str, answer: str, conversation_id: str | None = None) -> dict:
+    upstream.enqueue(reply([answer]))
+    if conversation_id is None:
+        conversation_id = api.post("/v1/chat/conversations", {"title": "t"}, format="json", **who.headers).json()["id"]
+    response = api.post(
+        f"/v1/chat/conversations/{conversation_id}/messages", {"content": content}, format="json", **who.headers
+    )
+    assert response.status_code == 201, response.json()
+    return response.json()
+
+
+def _shown(api, who, conversation_id: str) -> list[tuple[str, str]]:
+    response = api.get(f"/v1/chat/conversations/{conversation_id}/messages", **who.headers)
+    assert response.status_code == 200, response.json()
+    return [(m["role"], m["content"]) for m in response.json()["messages"]]
+
+
+@pytest.fixture
+def two_turns(api, alice, upstream) -> tuple[str, dict, dict]:
+    """A conversation of two answered questions."""
+    first = _exchange(api, alice, upstream, "Capital of France?", "Paris.")
+    conversation_id = first["user_message"]["conversation_id"]
+    second = _exchange(api, alice, upstream, "And of Italy?", "Rome.", conversation_id)
+    return conversation_id, first, second
+
+
+def test_regenerate_makes_a_second_reply_beside_the_first_and_shows_it(api, alice, upstream, two_turns):
+    # given
+    conversation_id, first, _second = two_turns
+    upstream.reset()
+    upstream.enqueue(reply(["It", " is", " Paris!"]))
+    old_reply = first["assistant_message"]
+    # when the first reply is regenerated
+    response = api.post(f"/v1/chat/messages/{old_reply['id']}/regenerate", {}, format="json", **alice.headers)
+    # then a new reply to the same question is stored beside the old one
+    assert response.status_code == 201, response.json()
+    new_reply = response.json()["assistant_message"]
+    assert new_reply["content"] == "It is Paris!" and new_reply["status"] == "complete"
+    assert new_reply["parent_id"] == first["user_message"]["id"] == old_reply["parent_id"]
+    assert new_reply["sibling_ids"] == [old_reply["id"], new_reply["id"]]
+    assert Message.objects.get(id=old_reply["id"]).content == "Paris."
+    # and the model saw only the path to the question, never the later turn
+    assert upstream.chat_requests[0].json["messages"] == [{"role": "user", "content": "Capital of France?"}]
+    # and the conversation now shows the new branch, which ends at the new reply
+    assert _shown(api, alice, conversation_id) == [("user", "Capital of France?"), ("assistant", "It is Paris!")]
+    listed = api.get(f"/v1/chat/conversations/{conversation_id}/messages", **alice.headers).json()["messages"]
+    assert listed[1]["sibling_ids"] == [old_reply["id"], new_reply["id"]] and listed[0]["parent_id"] is None
+
+
+def test_edit_makes_a_new_question_beside_the_old_one_with_its_own_reply(api, alice, upstream, two_turns):
+    # given
+    conversation_id, first, second = two_turns
+    upstream.reset()
+    upstream.enqueue(reply(["Madrid."]))
+    asked = second["user_message"]
+    # when the second question is edited
+    response = api.post(
+        f"/v1/chat/messages/{asked['id']}/edit", {"content": "And of Spain?"}, format="json", **alice.headers
+    )
+    # then a new user message sits beside the old one (the same parent), with its reply
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["user_message"]["content"] == "And of Spain?"
+    assert body["user_message"]["parent_id"] == asked["parent_id"] == first["assistant_message"]["id"]
+    assert body["user_message"]["sibling_ids"] == [asked["id"], body["user_message"]["id"]]
+    assert body["assistant_message"]["content"] == "Madrid."
+    assert body["assistant_message"]["parent_id"] == body["user_message"]["id"]
+    # and the model saw the path to the parent, then the edited question (not the old one)
+    assert upstream.chat_requests[0].json["messages"] == [
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "And of Spain?"},
+    ]
+    assert _shown(api, alice, conversation_id) == [
+        ("user", "Capital of France?"),
+        ("assistant", "Paris."),
+        ("user", "And of Spain?"),
+        ("assistant", "Madrid."),
+    ]
+
+
+def test_a_chosen_branch_is_shown_and_the_next_message_continues_it(api, alice, upstream, two_turns):
+    # given the second question edited (the conversation shows the edit's branch)
+    conversation_id, _first, second = two_turns
+    upstream.enqueue(reply(["Madrid."]))
+    api.post(
+        f"/v1/chat/messages/{second['user_message']['id']}/edit",
+        {"content": "And of Spain?"},
+        format="json",
+        **alice.headers,
+    )
+    # when the old branch is chosen again
+    response = api.put(
+        f"/v1/chat/conversations/{conversation_id}/branch",
+        {"leaf_message_id": second["assistant_message"]["id"]},
+        format="json",
+        **alice.headers,
+    )
+    # then it is shown
+    assert response.status_code == 200, response.json()
+    assert response.json() == {"conversation_id": conversation_id, "leaf_message_id": second["assistant_message"]["id"]}
+    assert _shown(api, alice, conversation_id)[-2:] == [("user", "And of Italy?"), ("assistant", "Rome.")]
+    # and a new message follows it: the model sees that branch only
+    upstream.reset()
+    _exchange(api, alice, upstream, "Population?", "59M.", conversation_id)
+    assert upstream.chat_requests[0].json["messages"] == [
+        {"role": "user", "content": "Capital of France?"},
+        {"role": "assistant", "content": "Paris."},
+        {"role": "user", "content": "And of Italy?"},
+        {"role": "assistant", "content": "Rome."},
+        {"role": "user", "content": "Population?"},
+    ]
+
+
+def test_choosing_a_message_inside_a_branch_shows_the_newest_leaf_below_it(api, alice, upstream, two_turns):
+    # given the first reply regenerated (its branch is shown)
+    conversation_id, first, _second = two_turns
+    upstream.enqueue(reply(["It is Paris!"]))
+    api.post(f"/v1/chat/messages/{first['assistant_message']['id']}/regenerate", {}, format="json", **alice.headers)
+    # when the old first reply (not a leaf: the second turn follows it) is chosen
+    response = api.put(
+        f"/v1/chat/conversations/{conversation_id}/branch",
+        {"leaf_message_id": first["assistant_message"]["id"]},
+        format="json",
+        **alice.headers,
+    )
+    # then its branch is shown to its end
+    assert response.status_code == 200, response.json()
+    assert [content for _role, content in _shown(api, alice, conversation_id)] == [
+        "Capital of France?",
+        "Paris.",
+        "And of Italy?",
+        "Rome.",
+    ]
+
+
+def test_regenerate_and_edit_are_idempotent_with_client_message_id(api, alice, upstream, two_turns):
+    # given
+    _conversation_id, first, second = two_turns
+    upstream.reset()
+    upstream.enqueue(reply(["Again."]), reply(["Edited."]))
+    regenerate = f"/v1/chat/messages/{first['assistant_message']['id']}/regenerate"
+    edit = f"/v1/chat/messages/{second['user_message']['id']}/edit"
+    # when each is sent twice with the same id
+    regenerated = [api.post(regenerate, {"client_message_id": "r1"}, format="json", **alice.headers) for _ in "ab"]
+    edited = [
+        api.post(edit, {"content": "Spain?", "client_message_id": "e1"}, format="json", **alice.headers) for _ in "ab"
+    ]
+    # then the repeats answer the first result, with no second model call
+    assert [r.status_code for r in regenerated + edited] == [201, 201, 201, 201]
+    assert regenerated[0].json()["assistant_message"]["id"] == regenerated[1].json()["assistant_message"]["id"]
+    assert edited[0].json()["user_message"]["id"] == edited[1].json()["user_message"]["id"]
+    assert edited[0].json()["assistant_message"]["id"] == edited[1].json()["assistant_message"]["id"]
+    assert len(upstream.chat_requests) == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "body", "message"),
+    [
+        ("regenerate", {}, "message_id: Only a reply"),
+        ("edit", {"content": "x"}, "message_id: Only a user message"),
+        ("edit", {"content": "   "}, "content: The message is empty."),
+        ("edit", {"content": "x" * 40_001}, "content: At most"),
+    ],
+    ids=["regenerate-a-user-message", "edit-a-reply", "empty-edit", "oversized-edit"],
+)
+def test_bad_regenerate_or_edit_is_400_and_stores_nothing(api, alice, upstream, two_turns, action, body, message):
+    # given
+    _conversation_id, first, _second = two_turns
+    target = first["assistant_message"] if message.startswith("message_id: Only a user") else first["user_message"]
+    before = Message.objects.count()
+    upstream.reset()
+    # when
+    response = api.post(f"/v1/chat/messages/{target['id']}/{action}", body, format="json", **alice.headers)
+    # then
+    assert response.status_code == 400, response.json()
+    assert response.json()["error"]["message"].startswith(message)
+    assert Message.objects.count() == before and upstream.chat_requests == []
+
+
+def test_a_leaf_of_another_conversation_is_400_and_changes_nothing(api, alice, upstream, two_turns):
+    # given
+    conversation_id, _first, _second = two_turns
+    other = _exchange(api, alice, upstream, "Elsewhere", "Yes.")
+    before = _shown(api, alice, conversation_id)
+    # when
+    response = api.put(
+        f"/v1/chat/conversations/{conversation_id}/branch",
+        {"leaf_message_id": other["assistant_message"]["id"]},
+        format="json",
+        **alice.headers,
+    )
+    # then
+    assert response.status_code == 400
+    assert response.json()["error"]["message"].startswith("leaf_message_id:")
+    assert _shown(api, alice, conversation_id) == before
+
+
+def test_another_users_messages_and_conversations_are_404(api, alice, bob, upstream, two_turns):
+    # given
+    conversation_id, first, _second = two_turns
+    before = Message.objects.count()
+    # when bob tries alice's ids
+    responses = [
+        api.post(f"/v1/chat/messages/{first['assistant_message']['id']}/regenerate", {}, format="json", **bob.headers),
+        api.post(
+            f"/v1/chat/messages/{first['user_message']['id']}/edit", {"content": "x"}, format="json", **bob.headers
+        ),
+        api.put(
+            f"/v1/chat/conversations/{conversation_id}/branch",
+            {"leaf_message_id": first["assistant_message"]["id"]},
+            format="json",
+            **bob.headers,
+        ),
+    ]
+    # then
+    assert [r.status_code for r in responses] == [404, 404, 404]
+    assert Message.objects.count() == before
