@@ -1,10 +1,17 @@
-"""Branches over REST: regenerate a reply, edit a user message, choose the branch shown; what
+"""Branches over REST, the websocket and gRPC: regenerate a reply, edit a user message, choose the branch shown; what
 the model is sent for each (the fake upstream records it), bad input and other users' ids."""
 
 from __future__ import annotations
 
-import pytest
+import json
 
+import grpc
+import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
+
+from chat_site.asgi import application
+from protos import chat_pb2, chat_pb2_grpc
 from shared_apps.chat.models import Message
 from testkit.fake_openai import reply
 
@@ -229,3 +236,137 @@ def test_another_users_messages_and_conversations_are_404(api, alice, bob, upstr
     # then
     assert [r.status_code for r in responses] == [404, 404, 404]
     assert Message.objects.count() == before
+
+
+# --- the websocket ----------------------------------------------------------------------------------
+
+
+def _socket(who) -> WebsocketCommunicator:
+    return WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"authorization", f"Bearer {who.access}".encode())]
+    )
+
+
+async def _frames_until_end(ws) -> list[dict]:
+    frames = []
+    while not frames or frames[-1]["type"] not in ("done", "error"):
+        frames.append(json.loads(await ws.receive_from(timeout=5)))
+    return frames
+
+
+async def test_regenerate_and_edit_frames_stream_like_a_message(alice, upstream):
+    # given an answered question, over the websocket
+    upstream.enqueue(reply(["Paris."]), reply(["It", " is", " Paris!"]), reply(["Madrid."]))
+    ws = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"authorization", f"Bearer {alice.access}".encode())]
+    )
+    await ws.connect()
+    await ws.send_json_to({"type": "message", "content": "Capital of France?"})
+    ack, _start, *_deltas, done = await _frames_until_end(ws)
+    old_reply = done["message"]
+    # when the reply is regenerated
+    await ws.send_json_to({"type": "regenerate", "message_id": old_reply["id"]})
+    regenerated = await _frames_until_end(ws)
+    # then it streams like a message: ack (the question answered), start, deltas, done
+    assert [f["type"] for f in regenerated] == ["ack", "start", "delta", "delta", "delta", "done"]
+    assert regenerated[0]["user_message"]["id"] == ack["user_message"]["id"]
+    new_reply = regenerated[-1]["message"]
+    assert new_reply["content"] == "It is Paris!" and new_reply["id"] == regenerated[1]["message_id"]
+    assert new_reply["sibling_ids"] == [old_reply["id"], new_reply["id"]]
+    # when the question is edited
+    await ws.send_json_to({"type": "edit", "message_id": ack["user_message"]["id"], "content": "Capital of Spain?"})
+    edited = await _frames_until_end(ws)
+    # then the new question sits beside the old one, and its reply streams
+    assert [f["type"] for f in edited] == ["ack", "start", "delta", "done"]
+    assert edited[0]["user_message"]["sibling_ids"] == [ack["user_message"]["id"], edited[0]["user_message"]["id"]]
+    assert edited[-1]["message"]["content"] == "Madrid."
+    assert [r.json["messages"] for r in upstream.chat_requests[1:]] == [
+        [{"role": "user", "content": "Capital of France?"}],
+        [{"role": "user", "content": "Capital of Spain?"}],
+    ]
+    await ws.disconnect()
+
+
+async def test_bad_regenerate_and_edit_frames_get_error_frames_naming_the_problem(alice, upstream):
+    # given an answered question
+    upstream.enqueue(reply(["Paris."]))
+    ws = WebsocketCommunicator(
+        application, "/ws/chat/", headers=[(b"authorization", f"Bearer {alice.access}".encode())]
+    )
+    await ws.connect()
+    await ws.send_json_to({"type": "message", "content": "Capital of France?"})
+    ack, *_rest, done = await _frames_until_end(ws)
+    count = await database_sync_to_async(Message.objects.count)()
+    # when
+    sent = [
+        ({"type": "regenerate", "message_id": ack["user_message"]["id"]}, "message_id: Only a reply"),
+        ({"type": "edit", "message_id": done["message"]["id"], "content": "x"}, "message_id: Only a user message"),
+        ({"type": "edit", "message_id": ack["user_message"]["id"], "content": ""}, "content: The message is empty."),
+        ({"type": "edit", "message_id": ack["user_message"]["id"]}, "'content' must be a string."),
+        ({"type": "regenerate"}, "'message_id' must be a string."),
+    ]
+    answers = []
+    for frame, _message in sent:
+        await ws.send_json_to(frame)
+        answers.append(json.loads(await ws.receive_from(timeout=5)))
+    # then each is an error frame naming the problem, and nothing is stored
+    for answer, (_frame, message) in zip(answers, sent, strict=True):
+        assert answer["type"] == "error" and answer["message"].startswith(message), answer
+    assert await database_sync_to_async(Message.objects.count)() == count
+    await ws.disconnect()
+
+
+# --- gRPC -------------------------------------------------------------------------------------------
+
+
+def test_grpc_regenerate_edit_and_select_branch(grpc_channel, api, alice, bob, upstream):
+    # given an answered question
+    chat = chat_pb2_grpc.ChatServiceStub(grpc_channel)
+    first = _exchange(api, alice, upstream, "Capital of France?", "Paris.")
+    conversation_id = first["user_message"]["conversation_id"]
+    upstream.enqueue(reply(["It is Paris!"]), reply(["Madrid."]))
+    # when the reply is regenerated, then the question edited
+    regenerated = list(
+        chat.RegenerateReply(
+            chat_pb2.RegenerateReplyRequest(message_id=first["assistant_message"]["id"]), metadata=alice.metadata
+        )
+    )
+    edited = list(
+        chat.EditMessage(
+            chat_pb2.EditMessageRequest(message_id=first["user_message"]["id"], content="Capital of Spain?"),
+            metadata=alice.metadata,
+        )
+    )
+    # then both stream ack, start, deltas, done
+    assert [e.WhichOneof("event") for e in regenerated] == ["ack", "start", "delta", "done"]
+    done = regenerated[-1].done.message
+    assert done.content == "It is Paris!" and done.parent_id == first["user_message"]["id"]
+    assert list(done.sibling_ids) == [first["assistant_message"]["id"], done.id]
+    assert edited[0].ack.user_message.content == "Capital of Spain?" and edited[-1].done.message.content == "Madrid."
+    assert list(edited[0].ack.user_message.sibling_ids) == [first["user_message"]["id"], edited[0].ack.user_message.id]
+    # when the first branch is selected again
+    selected = chat.SelectBranch(
+        chat_pb2.SelectBranchRequest(conversation_id=conversation_id, leaf_message_id=first["user_message"]["id"]),
+        metadata=alice.metadata,
+    )
+    # then the history is that branch, to its newest leaf (the regenerated reply)
+    history = chat.GetHistory(chat_pb2.GetHistoryRequest(conversation_id=conversation_id), metadata=alice.metadata)
+    assert selected.leaf_message_id == done.id
+    assert [m.content for m in history.messages] == ["Capital of France?", "It is Paris!"]
+    # and bad input or another user's ids are refused
+    for call, request, who, code in [
+        (chat.RegenerateReply, chat_pb2.RegenerateReplyRequest(message_id=first["user_message"]["id"]), alice, "IA"),
+        (chat.EditMessage, chat_pb2.EditMessageRequest(message_id=done.id, content="x"), alice, "IA"),
+        (chat.EditMessage, chat_pb2.EditMessageRequest(message_id=first["user_message"]["id"]), alice, "IA"),
+        (chat.RegenerateReply, chat_pb2.RegenerateReplyRequest(message_id=done.id), bob, "NF"),
+    ]:
+        with pytest.raises(grpc.RpcError) as exc:
+            list(call(request, metadata=who.metadata))
+        expected = grpc.StatusCode.INVALID_ARGUMENT if code == "IA" else grpc.StatusCode.NOT_FOUND
+        assert exc.value.code() == expected
+    with pytest.raises(grpc.RpcError) as exc:
+        chat.SelectBranch(
+            chat_pb2.SelectBranchRequest(conversation_id=conversation_id, leaf_message_id=done.id),
+            metadata=bob.metadata,
+        )
+    assert exc.value.code() == grpc.StatusCode.NOT_FOUND
