@@ -1,7 +1,8 @@
 """Conversation events for live followers (``StreamMessages``, sockets), published after commit.
 
 Only message-level events travel through the channel layer (a message stored, a reply
-started, a reply finished): a handful per reply. Reply deltas never do; a follower that
+started, a reply finished; to the owner's sockets, a conversation's generated title): a
+handful per reply. Reply deltas never do; a follower that
 sees ``reply_started`` reads the deltas from the reply log (``reply_log``), which cannot drop.
 """
 
@@ -24,6 +25,18 @@ logger = structlog.get_logger(__name__)
 
 def conversation_group(conversation_id: Any) -> str:
     return f"conv.{conversation_id}"
+
+
+def user_group(user_id: Any) -> str:
+    """Every open socket of one user (joined by the websocket consumer once authenticated)."""
+    return f"user.{user_id}"
+
+
+async def conversation_titled_send(*, user_id: Any, conversation_id: Any, title: str) -> None:
+    """Tell the owner's open sockets (on any process) that a conversation got a generated
+    title. Awaited on the producing loop once the title is committed; never raises."""
+    frame = {"type": "title", "conversation_id": str(conversation_id), "title": title}
+    await _group_send(user_group(user_id), {"type": "user.event", "frame": frame})
 
 
 async def _group_send(group: str, event: dict[str, Any]) -> None:

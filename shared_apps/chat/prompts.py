@@ -14,6 +14,12 @@ from shared_apps.chat.providers.base import PromptMessage
 from shared_apps.chat.selectors import message_path_turns
 
 HISTORY_SCAN_LIMIT = 200  # earlier messages read at most, newest first
+TITLE_SOURCE_CHARS = 1000  # of the first message and of its reply, sent for a title
+TITLE_INSTRUCTION = (
+    "Write a short title (at most six words) for the conversation that follows. "
+    "Answer with the title only: no quotes, no final full stop."
+)
+TITLE_ASK = "The title of this conversation?"
 PER_MESSAGE_OVERHEAD_TOKENS = 4
 
 
@@ -50,3 +56,20 @@ def prompt_build(
     turns.reverse()
     prefix = [PromptMessage(role="system", content=system)] if system else []
     return [*prefix, *turns, PromptMessage(role="user", content=new_content)]
+
+
+def title_from_content(content: str) -> str:
+    """A title from a message's first words, whitespace collapsed (the ``local`` provider's
+    generated titles; a conversation SendMessage creates)."""
+    return " ".join(content.split())[:60]
+
+
+def title_prompt_build(*, first_message: str, reply: str) -> list[PromptMessage]:
+    """What the model is sent for a conversation's title: the instruction, the first message
+    and its reply (each cut to ``TITLE_SOURCE_CHARS``), then the question."""
+    return [
+        PromptMessage(role="system", content=TITLE_INSTRUCTION),
+        PromptMessage(role="user", content=first_message[:TITLE_SOURCE_CHARS]),
+        PromptMessage(role="assistant", content=reply[:TITLE_SOURCE_CHARS]),
+        PromptMessage(role="user", content=TITLE_ASK),
+    ]

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from shared_apps.chat import events, limits
 from shared_apps.chat.models import Conversation, Message
-from shared_apps.chat.prompts import estimate_tokens, prompt_build
+from shared_apps.chat.prompts import estimate_tokens, prompt_build, title_from_content, title_prompt_build
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import CompletionRequest, Usage
 from shared_apps.chat.selectors import (
@@ -115,12 +115,6 @@ def _conversation_for_message(*, user_id: uuid.UUID, conversation_id: str | None
     return Conversation.objects.create(
         user_id=user_id, title=title_from_content(content), title_source=Conversation.TitleSource.AUTO
     )
-
-
-def title_from_content(content: str) -> str:
-    """A title from a message's first words (SendMessage's new conversations; the ``local``
-    provider's generated titles)."""
-    return " ".join(content.split())[:60]
 
 
 def _touch(conversation: Conversation, *, leaf: Message | None = None) -> None:
@@ -616,6 +610,62 @@ def reply_finish_save(
         setattr(message, name, value)
     events.reply_finished_after_commit(message)
     return message
+
+
+# --- titles: generated after an untitled conversation's first reply ---------------------------------
+
+TITLE_MAX_TOKENS = 24  # a handful of words; the request is small and bounded
+TITLE_MAX_CHARS = 80
+
+
+def conversation_title_request(*, plan: ReplyPlan, reply: str) -> CompletionRequest:
+    """The bounded request that asks the model for a title of ``plan``'s conversation, from its
+    first message and the reply it got (``prompts.title_prompt_build``)."""
+    return CompletionRequest(
+        model=plan.request.model if plan.request is not None else settings.CHAT_MODEL,
+        messages=title_prompt_build(first_message=plan.user_message.content, reply=reply),
+        temperature=0.2,
+        max_tokens=TITLE_MAX_TOKENS,
+        request_id=f"{plan.request.request_id}-title" if plan.request and plan.request.request_id else None,
+        user_id=str(plan.user_message.user_id),
+        purpose="title",
+    )
+
+
+def _title_from_model(text: str) -> str:
+    """The model's answer as a title: its first line, without quotes, a ``Title:`` label or
+    a final full stop, whitespace collapsed, at most ``TITLE_MAX_CHARS``."""
+    line = next((line for line in text.strip().splitlines() if line.strip()), "")
+    line = line.strip().strip("\"'*`").strip()
+    if line.lower().startswith("title:"):
+        line = line[len("title:") :].strip().strip("\"'*`").strip()
+    line = " ".join(line.replace("\x00", "").split()).rstrip(".")
+    return line[:TITLE_MAX_CHARS].strip()
+
+
+def conversation_title_save(
+    *, conversation_id: uuid.UUID, user_id: uuid.UUID, text: str, request: CompletionRequest, usage: Usage | None
+) -> str | None:
+    """Store a generated title, unless the conversation got one meanwhile (its owner's wins:
+    one conditional UPDATE on ``title_source='none'``). The request's tokens count to the
+    user's day like a reply's (the upstream's count, else an estimate). Returns the title, or
+    None when nothing was stored."""
+    if usage is not None:
+        used = usage.total_tokens
+    else:
+        used = sum(estimate_tokens(m.content) for m in request.messages) + (len(text) + 3) // 4
+    limits.token_usage_record(user_id=user_id, tokens=used)
+    title = _title_from_model(text)
+    if not title:
+        logger.warning("conversation_title_empty", conversation_id=str(conversation_id))
+        return None
+    updated = Conversation.objects.filter(
+        id=conversation_id, user_id=user_id, title_source=Conversation.TitleSource.NONE
+    ).update(title=title, title_source=Conversation.TitleSource.AUTO, updated_at=timezone.now())
+    if not updated:
+        return None  # titled meanwhile by its owner (or deleted)
+    logger.info("conversation_titled", conversation_id=str(conversation_id))
+    return title
 
 
 def reply_tokens_used(reservation: limits.TokenReservation, content: str, usage: Usage | None) -> int:
