@@ -99,6 +99,8 @@ OPENAI_FIRST_TOKEN_TIMEOUT = env_float("OPENAI_FIRST_TOKEN_TIMEOUT", 30.0, minim
 OPENAI_IDLE_TIMEOUT = env_float("OPENAI_IDLE_TIMEOUT", 30.0, minimum=0.1)
 OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
 CHAT_SYSTEM_PROMPT = env_str("CHAT_SYSTEM_PROMPT", "")
+# After an untitled conversation's first reply, ask the model for a short title.
+CHAT_TITLES = env_bool("CHAT_TITLES", True)
 CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=256)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)
 CHAT_MAX_OUTPUT_TOKENS = env_int("CHAT_MAX_OUTPUT_TOKENS", 4096, minimum=1)

@@ -444,7 +444,11 @@ def _plan_make(
         existing=False,
         conversation_is_new=conversation_is_new,
         user_message_is_new=user_message_is_new,
-        title_wanted=conversation.title_source == Conversation.TitleSource.NONE and user_message.parent_id is None,
+        title_wanted=(
+            settings.CHAT_TITLES
+            and conversation.title_source == Conversation.TitleSource.NONE
+            and user_message.parent_id is None
+        ),
     )
 
 

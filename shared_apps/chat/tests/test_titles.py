@@ -22,6 +22,11 @@ from testkit.fake_openai import delay_first_byte, error, reply
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.fixture(autouse=True)
+def _titles_on(settings):
+    settings.CHAT_TITLES = True  # off in the test settings, for the tests that count upstream requests
+
+
 def connect(who) -> WebsocketCommunicator:
     return WebsocketCommunicator(
         application, "/ws/chat/", headers=[(b"authorization", f"Bearer {who.access}".encode())]
@@ -119,6 +124,19 @@ def test_a_failed_title_leaves_the_conversation_untitled_and_the_reply_whole(
     assert response.status_code == 200 and response.json()["ai_message"] == "Paris."
     # and the failure is logged, the conversation left untitled
     assert _wait_for(lambda: "conversation_title_failed" in caplog.text)
+    conversation = Conversation.objects.get(id=response.json()["conversation_id"])
+    assert (conversation.title, conversation.title_source) == ("", "none")
+
+
+def test_with_titles_off_no_title_is_asked_for(api, alice, upstream, settings):
+    # given
+    settings.CHAT_TITLES = False
+    upstream.enqueue(reply(["Paris."]))
+    # when a new conversation's first message is answered
+    response = api.post("/v1/chat/ai", {"message": "Capital of France?"}, format="json", **alice.headers)
+    time.sleep(0.3)
+    # then only the reply went upstream, and the conversation stays untitled
+    assert len(upstream.chat_requests) == 1
     conversation = Conversation.objects.get(id=response.json()["conversation_id"])
     assert (conversation.title, conversation.title_source) == ("", "none")
 
