@@ -29,7 +29,8 @@ class Export:
 
 
 def conversation_export(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID, fmt: str | None) -> Export:
-    """The caller's conversation with all its messages, oldest first. Another user's
+    """The caller's conversation with the messages of its active branch (as listed), oldest
+    first. Another user's
     conversation is ``NotFound``; a format other than ``json`` or ``markdown`` is invalid."""
     fmt = (fmt or "json").strip().lower()
     if fmt not in FORMATS:
@@ -37,7 +38,7 @@ def conversation_export(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID,
             "format: Must be one of json, markdown.", details={"format": ["Must be one of json, markdown."]}
         )
     conversation = selectors.conversation_get(user_id=user_id, conversation_id=conversation_id)
-    messages = list(Message.objects.filter(conversation=conversation).order_by("created_at", "id"))
+    messages = selectors.branch_messages(conversation=conversation)
     content_type, extension = FORMATS[fmt]
     body = export_json(conversation, messages) if fmt == "json" else export_markdown(conversation, messages).encode()
     return Export(filename=export_filename(conversation, extension), content_type=content_type, body=body)

@@ -79,6 +79,14 @@ def message_list(
     return conversation, Page(items=items, total=len(path))
 
 
+def branch_messages(*, conversation: Conversation) -> list[Message]:
+    """Every message of the conversation's active branch, root first, with ``sibling_ids``."""
+    leaf_id = branch_leaf(conversation=conversation)
+    path = message_path_ids(leaf_id=leaf_id) if leaf_id is not None else []
+    by_id = {m.id: m for m in Message.objects.filter(id__in=path)} if path else {}
+    return message_siblings_attach(messages=[by_id[i] for i in path if i in by_id])
+
+
 # --- the message tree: each message has a parent (null for the first); siblings share it ----------
 
 _M = Message._meta.db_table
