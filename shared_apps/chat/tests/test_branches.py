@@ -67,6 +67,22 @@ def test_regenerate_makes_a_second_reply_beside_the_first_and_shows_it(api, alic
     assert listed[1]["sibling_ids"] == [old_reply["id"], new_reply["id"]] and listed[0]["parent_id"] is None
 
 
+def test_the_stored_stream_shows_each_messages_siblings(api, alice, upstream, two_turns):
+    # given the first reply regenerated
+    conversation_id, first, _second = two_turns
+    upstream.enqueue(reply(["It is Paris!"]))
+    new_reply = api.post(
+        f"/v1/chat/messages/{first['assistant_message']['id']}/regenerate", {}, format="json", **alice.headers
+    ).json()["assistant_message"]
+    # when the seed's stream route reads the stored messages (every branch)
+    response = api.get(f"/v1/chat/stream/{conversation_id}", **alice.headers)
+    # then both replies name each other as siblings
+    frames = [json.loads(line)["result"] for line in response.content.splitlines()]
+    siblings = {f["message"]["id"]: f["message"]["sibling_ids"] for f in frames if f["message"]}
+    both = [first["assistant_message"]["id"], new_reply["id"]]
+    assert siblings[both[0]] == siblings[both[1]] == both
+
+
 def test_edit_makes_a_new_question_beside_the_old_one_with_its_own_reply(api, alice, upstream, two_turns):
     # given
     conversation_id, first, second = two_turns
