@@ -22,13 +22,11 @@ from typing import Any
 
 import structlog
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import get_channel_layer
 from django.conf import settings
 
 from shared_apps.authn.verify import Principal
 from shared_apps.authn.ws import access_token_verify_async
-from shared_apps.chat import reply_producer, reply_reader
-from shared_apps.chat.events import user_group
+from shared_apps.chat import events, reply_producer, reply_reader
 from shared_apps.chat.payloads import message_data
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
 from shared_apps.core.slots import PerUserSlots
@@ -85,8 +83,8 @@ def _reply_options(frame: dict) -> dict[str, Any]:
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
-    # No channel-layer dispatch per socket: reply frames come from the reply log, and the few
-    # user events (titles) are read by a task of their own (``_user_events``).
+    # No channel-layer subscription per socket: reply frames come from the reply log, and a
+    # generated title is handed over in this process (``events.user_socket_add``).
     channel_layer_alias = "__none__"
     principal: Principal | None = None
     slot_user: object | None = None  # the user whose socket slot this socket holds
@@ -101,7 +99,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
         self.forwarders: dict[str, asyncio.Task] = {}  # one per reply: a resume replaces it
         self.watchdog: asyncio.Task | None = None
         self.auth_timer: asyncio.Task | None = None
-        self.user_events: asyncio.Task | None = None
         await self.accept()
         if self.scope.get("principal") is not None:
             await self._authenticated(self.scope["principal"])
@@ -116,11 +113,11 @@ class ChatConsumer(AsyncWebsocketConsumer):
             *getattr(self, "forwarders", {}).values(),
             getattr(self, "watchdog", None),
             getattr(self, "auth_timer", None),
-            getattr(self, "user_events", None),
         ]:
             if task is not None:
                 task.cancel()
         if self.slot_user is not None:
+            events.user_socket_discard(self.slot_user, id(self))
             socket_slots.release(self.slot_user)
             self.slot_user = None
 
@@ -140,7 +137,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
         self.watchdog = asyncio.create_task(self._session_watchdog())
-        self.user_events = asyncio.create_task(self._user_events(principal.user_id))
+        events.user_socket_add(principal.user_id, id(self), self._send)  # title frames
 
     async def _auth_deadline(self) -> None:
         await asyncio.sleep(settings.CHAT_WS_AUTH_TIMEOUT)
@@ -161,29 +158,6 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if not live:
                 await self._close_unauthenticated("Session expired or ended; sign in again.")
                 return
-
-    async def _user_events(self, user_id: object) -> None:
-        """Forward the user's events (a conversation's generated ``title``) to this socket: its
-        own channel in the user's group, apart from reply frames (which come from the reply log).
-        Without a working channel layer the socket works on, without these frames."""
-        layer = get_channel_layer()
-        if layer is None:
-            return
-        group = user_group(user_id)
-        channel = None
-        try:
-            channel = await layer.new_channel()
-            await layer.group_add(group, channel)
-            while True:
-                event = await layer.receive(channel)
-                if event.get("type") == "user.event":
-                    await self._send(event["frame"])
-        except Exception as exc:  # noqa: BLE001 - the channel layer (Redis) failing must not close the socket
-            logger.warning("ws_user_events_unavailable", error=type(exc).__name__)
-        finally:
-            if channel is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(layer.group_discard(group, channel))
 
     async def _close_unauthenticated(self, reason: str) -> None:
         await self._send({"type": "error", "code": "unauthenticated", "message": reason})

@@ -24,7 +24,9 @@ def stored() -> tuple[int, int]:
 # --- what is stored and what the model is asked ---------------------------------------------------
 
 
-def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streaming_reply(user_id):
+def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streaming_reply(user_id, settings):
+    # given generated titles (off in the test settings)
+    settings.CHAT_TITLES = True
     # when
     plan = services.reply_prepare(
         user_id=user_id,
