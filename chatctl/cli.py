@@ -1,4 +1,5 @@
-"""The ``chatctl`` commands: signup, signin, signout, conversations, history, chat."""
+"""The ``chatctl`` commands: signup, signin, signout, conversations, history, chat, and for
+branches: regenerate, edit, branch."""
 
 from __future__ import annotations
 
@@ -142,9 +143,12 @@ def conversations(endpoints: Endpoints, limit: int, offset: int, as_json: bool) 
         click.echo(f"… {data['total'] - shown} more (--offset {shown})")
 
 
-def _print_message(message: dict) -> None:
+def _print_message(message: dict, *, ids: bool = False) -> None:
     who = {"user": ("you> ", "cyan"), "assistant": ("ai> ", "green")}.get(message["role"], ("system> ", "magenta"))
-    click.echo(click.style(who[0], fg=who[1], bold=True) + message["content"])
+    siblings = message.get("sibling_ids") or [message["id"]]
+    place = f"({siblings.index(message['id']) + 1}/{len(siblings)}) " if len(siblings) > 1 else ""
+    label = f"[{message['id']}] " if ids else ""
+    click.echo(click.style(who[0], fg=who[1], bold=True) + click.style(label + place, dim=True) + message["content"])
     if message["status"] in ("cancelled", "failed", "streaming"):
         click.echo(click.style(f"[{message['status']}]", fg="yellow"))
 
@@ -152,17 +156,19 @@ def _print_message(message: dict) -> None:
 @main.command()
 @click.argument("conversation_id")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100), help="The last N messages.")
+@click.option("--ids", is_flag=True, help="Show each message's id (for regenerate, edit and branch).")
 @json_option
 @click.pass_obj
-def history(endpoints: Endpoints, conversation_id: str, limit: int, as_json: bool) -> None:
-    """Show a conversation's messages, oldest first."""
+def history(endpoints: Endpoints, conversation_id: str, limit: int, ids: bool, as_json: bool) -> None:
+    """Show a conversation's branch shown now, oldest first; (2/3) marks a message that has
+    others at its place (regenerated replies, edited messages)."""
     session = Session(endpoints)
     data = _history(session, conversation_id, limit)
     if as_json:
         emit_json(data)
         return
     for message in data["messages"]:
-        _print_message(message)
+        _print_message(message, ids=ids)
 
 
 def _history(session: Session, conversation_id: str, limit: int) -> dict:
@@ -171,6 +177,57 @@ def _history(session: Session, conversation_id: str, limit: int) -> dict:
     if data["total"] > limit:
         data = session.chat_request("GET", f"{path}?limit={limit}&offset={data['total'] - limit}")
     return data
+
+
+@main.command()
+@click.argument("message_id")
+@click.option("--model", default=None, help="Ask for this model (one the service allows).")
+@json_option
+@click.pass_obj
+def regenerate(endpoints: Endpoints, message_id: str, model: str | None, as_json: bool) -> None:
+    """Answer again: a new reply beside reply MESSAGE_ID (the old one stays); the conversation
+    then shows the new reply's branch."""
+    body = {"model": model} if model else {}
+    data = Session(endpoints).chat_request("POST", f"messages/{message_id}/regenerate", body)
+    if as_json:
+        emit_json(data)
+        return
+    _print_message(data["assistant_message"])
+
+
+@main.command()
+@click.argument("message_id")
+@click.argument("content")
+@click.option("--model", default=None, help="Ask for this model (one the service allows).")
+@json_option
+@click.pass_obj
+def edit(endpoints: Endpoints, message_id: str, content: str, model: str | None, as_json: bool) -> None:
+    """Ask differently: CONTENT as a new message beside your message MESSAGE_ID (the old one
+    stays), and its reply; the conversation then shows the new branch."""
+    body = {"content": content, **({"model": model} if model else {})}
+    data = Session(endpoints).chat_request("POST", f"messages/{message_id}/edit", body)
+    if as_json:
+        emit_json(data)
+        return
+    _print_message(data["user_message"])
+    _print_message(data["assistant_message"])
+
+
+@main.command()
+@click.argument("conversation_id")
+@click.argument("message_id")
+@json_option
+@click.pass_obj
+def branch(endpoints: Endpoints, conversation_id: str, message_id: str, as_json: bool) -> None:
+    """Show the branch through MESSAGE_ID (to the newest message below it) in CONVERSATION_ID:
+    `history` and the next message of `chat` continue it."""
+    session = Session(endpoints)
+    data = session.chat_request("PUT", f"conversations/{conversation_id}/branch", {"leaf_message_id": message_id})
+    if as_json:
+        emit_json(data)
+        return
+    for message in _history(session, conversation_id, 50)["messages"]:
+        _print_message(message)
 
 
 @main.command()

@@ -10,7 +10,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Message(_message.Message):
-    __slots__ = ("id", "user_id", "content", "role", "created_at", "updated_at", "conversation_id", "status", "model")
+    __slots__ = ("id", "user_id", "content", "role", "created_at", "updated_at", "conversation_id", "status", "model", "parent_id", "sibling_ids")
     ID_FIELD_NUMBER: _ClassVar[int]
     USER_ID_FIELD_NUMBER: _ClassVar[int]
     CONTENT_FIELD_NUMBER: _ClassVar[int]
@@ -20,6 +20,8 @@ class Message(_message.Message):
     CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
+    PARENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SIBLING_IDS_FIELD_NUMBER: _ClassVar[int]
     id: str
     user_id: str
     content: str
@@ -29,7 +31,9 @@ class Message(_message.Message):
     conversation_id: str
     status: str
     model: str
-    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., content: _Optional[str] = ..., role: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conversation_id: _Optional[str] = ..., status: _Optional[str] = ..., model: _Optional[str] = ...) -> None: ...
+    parent_id: str
+    sibling_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, id: _Optional[str] = ..., user_id: _Optional[str] = ..., content: _Optional[str] = ..., role: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., conversation_id: _Optional[str] = ..., status: _Optional[str] = ..., model: _Optional[str] = ..., parent_id: _Optional[str] = ..., sibling_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ChatRequest(_message.Message):
     __slots__ = ("message", "conversation_id")
@@ -260,3 +264,49 @@ class SearchConversationsResponse(_message.Message):
     results: _containers.RepeatedCompositeFieldContainer[SearchResult]
     total: int
     def __init__(self, results: _Optional[_Iterable[_Union[SearchResult, _Mapping]]] = ..., total: _Optional[int] = ...) -> None: ...
+
+class RegenerateReplyRequest(_message.Message):
+    __slots__ = ("message_id", "model", "temperature", "max_tokens", "client_message_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    model: str
+    temperature: float
+    max_tokens: int
+    client_message_id: str
+    def __init__(self, message_id: _Optional[str] = ..., model: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., client_message_id: _Optional[str] = ...) -> None: ...
+
+class EditMessageRequest(_message.Message):
+    __slots__ = ("message_id", "content", "model", "temperature", "max_tokens", "client_message_id")
+    MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    TEMPERATURE_FIELD_NUMBER: _ClassVar[int]
+    MAX_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    message_id: str
+    content: str
+    model: str
+    temperature: float
+    max_tokens: int
+    client_message_id: str
+    def __init__(self, message_id: _Optional[str] = ..., content: _Optional[str] = ..., model: _Optional[str] = ..., temperature: _Optional[float] = ..., max_tokens: _Optional[int] = ..., client_message_id: _Optional[str] = ...) -> None: ...
+
+class SelectBranchRequest(_message.Message):
+    __slots__ = ("conversation_id", "leaf_message_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEAF_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    leaf_message_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., leaf_message_id: _Optional[str] = ...) -> None: ...
+
+class SelectBranchResponse(_message.Message):
+    __slots__ = ("conversation_id", "leaf_message_id")
+    CONVERSATION_ID_FIELD_NUMBER: _ClassVar[int]
+    LEAF_MESSAGE_ID_FIELD_NUMBER: _ClassVar[int]
+    conversation_id: str
+    leaf_message_id: str
+    def __init__(self, conversation_id: _Optional[str] = ..., leaf_message_id: _Optional[str] = ...) -> None: ...

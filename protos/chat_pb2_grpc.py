@@ -84,6 +84,21 @@ class ChatServiceStub:
                 request_serializer=protos_dot_chat__pb2.SearchConversationsRequest.SerializeToString,
                 response_deserializer=protos_dot_chat__pb2.SearchConversationsResponse.FromString,
                 _registered_method=True)
+        self.RegenerateReply = channel.unary_stream(
+                '/chat.ChatService/RegenerateReply',
+                request_serializer=protos_dot_chat__pb2.RegenerateReplyRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.ChatStreamEvent.FromString,
+                _registered_method=True)
+        self.EditMessage = channel.unary_stream(
+                '/chat.ChatService/EditMessage',
+                request_serializer=protos_dot_chat__pb2.EditMessageRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.ChatStreamEvent.FromString,
+                _registered_method=True)
+        self.SelectBranch = channel.unary_unary(
+                '/chat.ChatService/SelectBranch',
+                request_serializer=protos_dot_chat__pb2.SelectBranchRequest.SerializeToString,
+                response_deserializer=protos_dot_chat__pb2.SelectBranchResponse.FromString,
+                _registered_method=True)
 
 
 class ChatServiceServicer:
@@ -157,6 +172,30 @@ class ChatServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RegenerateReply(self, request, context):
+        """Added: a new reply to the user message an assistant message answers, beside it (the old
+        one stays); streams like StreamChatWithAI (ack with that user message, start, deltas, done).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EditMessage(self, request, context):
+        """Added: a new user message beside a user message (the same parent) and its reply; streams
+        like StreamChatWithAI.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SelectBranch(self, request, context):
+        """Added: the branch GetHistory answers: the path to `leaf_message_id` (a message that is not
+        a leaf selects the newest leaf below it).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ChatServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -209,6 +248,21 @@ def add_ChatServiceServicer_to_server(servicer, server):
                     servicer.SearchConversations,
                     request_deserializer=protos_dot_chat__pb2.SearchConversationsRequest.FromString,
                     response_serializer=protos_dot_chat__pb2.SearchConversationsResponse.SerializeToString,
+            ),
+            'RegenerateReply': grpc.unary_stream_rpc_method_handler(
+                    servicer.RegenerateReply,
+                    request_deserializer=protos_dot_chat__pb2.RegenerateReplyRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.ChatStreamEvent.SerializeToString,
+            ),
+            'EditMessage': grpc.unary_stream_rpc_method_handler(
+                    servicer.EditMessage,
+                    request_deserializer=protos_dot_chat__pb2.EditMessageRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.ChatStreamEvent.SerializeToString,
+            ),
+            'SelectBranch': grpc.unary_unary_rpc_method_handler(
+                    servicer.SelectBranch,
+                    request_deserializer=protos_dot_chat__pb2.SelectBranchRequest.FromString,
+                    response_serializer=protos_dot_chat__pb2.SelectBranchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -481,6 +535,87 @@ class ChatService:
             '/chat.ChatService/SearchConversations',
             protos_dot_chat__pb2.SearchConversationsRequest.SerializeToString,
             protos_dot_chat__pb2.SearchConversationsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RegenerateReply(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/chat.ChatService/RegenerateReply',
+            protos_dot_chat__pb2.RegenerateReplyRequest.SerializeToString,
+            protos_dot_chat__pb2.ChatStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EditMessage(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/chat.ChatService/EditMessage',
+            protos_dot_chat__pb2.EditMessageRequest.SerializeToString,
+            protos_dot_chat__pb2.ChatStreamEvent.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SelectBranch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chat.ChatService/SelectBranch',
+            protos_dot_chat__pb2.SelectBranchRequest.SerializeToString,
+            protos_dot_chat__pb2.SelectBranchResponse.FromString,
             options,
             channel_credentials,
             insecure,

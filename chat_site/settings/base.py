@@ -109,6 +109,8 @@ OPENAI_MAX_RETRIES = env_int("OPENAI_MAX_RETRIES", 2, minimum=0)
 # stream for about half the CPU per chunk) or httpx (the SDK's default).
 OPENAI_HTTP_CLIENT = env_choice("OPENAI_HTTP_CLIENT", ("aiohttp", "httpx"), "aiohttp")
 CHAT_SYSTEM_PROMPT = env_str("CHAT_SYSTEM_PROMPT", "")
+# After an untitled conversation's first reply, ask the model for a short title.
+CHAT_TITLES = env_bool("CHAT_TITLES", True)
 CHAT_CONTEXT_TOKENS = env_int("CHAT_CONTEXT_TOKENS", 8000, minimum=256)
 CHAT_MAX_MESSAGE_CHARS = env_int("CHAT_MAX_MESSAGE_CHARS", 32000, minimum=1)
 CHAT_EXPORT_MAX_CHARS = env_int("CHAT_EXPORT_MAX_CHARS", 4_000_000, minimum=1)  # a conversation export, in memory

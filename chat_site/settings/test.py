@@ -10,6 +10,10 @@ CHAT_LOCAL_DELAY_SECONDS = 0.0
 # One frame per delta in the transport tests, however loaded the machine: they assert each
 # delta's seq. The coalescing tests (a reader that fell behind) set this low themselves.
 CHAT_COALESCE_AFTER_SECONDS = 60.0
+# A generated title is one more upstream request (and a socket frame) after a new
+# conversation's first reply; the tests that count what went upstream would count it too.
+# The title tests (shared_apps/chat/tests/test_titles.py) turn it on.
+CHAT_TITLES = False
 
 # SQLite: a file-based test database (not shared-cache memory, whose table locks fail
 # instantly under the concurrent threads these tests use) with IMMEDIATE transactions.

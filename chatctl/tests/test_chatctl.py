@@ -130,13 +130,48 @@ def test_an_expired_access_token_is_refreshed_and_an_ended_session_says_sign_in(
     assert "your session has expired or was ended: run `chatctl signin`" in result.stderr
 
 
+def test_regenerate_edit_and_branch_from_the_command_line(cli_env, stack):
+    # given: a conversation with one exchange, made with chatctl's stored token
+    signed_up(cli_env)
+    import urllib.request
+
+    access = json.loads(tokens_file(cli_env).read_text())["tokens"]["access_token"]
+    auth = {"Authorization": f"Bearer {access}", "Content-Type": "application/json"}
+    first = json.load(
+        urllib.request.urlopen(
+            urllib.request.Request(f"{stack.chat_url}/v1/chat/ai", data=b'{"message": "hi"}', headers=auth)
+        )
+    )
+    conversation_id = first["conversation_id"]
+    asked, answered = json.loads(chatctl(cli_env, "history", conversation_id, "--json").stdout)["messages"]
+    # when: the reply is regenerated
+    regenerated = json.loads(chatctl(cli_env, "regenerate", answered["id"], "--json").stdout)["assistant_message"]
+    # then: a second reply sits beside the first
+    assert regenerated["sibling_ids"] == [answered["id"], regenerated["id"]]
+    assert regenerated["content"] == expected_answer("hi")
+    # when: the question is edited (as text)
+    out = chatctl(cli_env, "edit", asked["id"], "hello instead").stdout
+    # then: the new question and its reply are printed, marked as the second at their place
+    assert "you> (2/2) hello instead" in out and "ai> " + expected_answer("hello instead") in out
+    # when: the first branch is chosen again
+    chosen = json.loads(chatctl(cli_env, "branch", conversation_id, asked["id"], "--json").stdout)
+    # then: it ends at the newest reply below the first question, and history shows it with ids
+    assert chosen == {"conversation_id": conversation_id, "leaf_message_id": regenerated["id"]}
+    shown = chatctl(cli_env, "history", conversation_id, "--ids").stdout
+    assert f"you> [{asked['id']}] (1/2) hi" in shown
+    assert f"ai> [{regenerated['id']}] (2/2) " + expected_answer("hi") in shown
+    # and a mistake is said plainly
+    result = chatctl(cli_env, "regenerate", asked["id"], check=False)
+    assert result.returncode == 1 and "Only a reply (an assistant message) can be regenerated" in result.stderr
+
+
 def test_clear_errors_and_help(cli_env):
     down = f"http://127.0.0.1:{free_port()}"
     result = chatctl(cli_env, "--auth-url", down, "signin", "--email", "a@example.com", "--password", "x", check=False)
     assert result.returncode == 1 and f"cannot reach the auth service at {down}" in result.stderr
     result = chatctl(cli_env, "signin", "--email", new_email(), "--password", "wrong-password", check=False)
     assert result.returncode == 1 and "wrong email or password" in result.stderr
-    for command in ("signup", "signin", "signout", "conversations", "history", "chat"):
+    for command in ("signup", "signin", "signout", "conversations", "history", "chat", "regenerate", "edit", "branch"):
         assert "--help" in chatctl(cli_env, command, "--help").stdout
 
 

@@ -76,7 +76,7 @@ class MessageAdmin(admin.ModelAdmin):
     search_fields = ("=id", "=user_id", "=conversation__id", "content")
     list_select_related = ("conversation",)
     readonly_fields = [f.name for f in Message._meta.fields]
-    raw_id_fields = ("conversation", "reply_to")
+    raw_id_fields = ("conversation", "parent")
 
     def has_add_permission(self, request) -> bool:
         return False

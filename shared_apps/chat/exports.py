@@ -32,7 +32,8 @@ class Export:
 
 
 def conversation_export(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID, fmt: str | None) -> Export:
-    """The caller's conversation with all its messages, oldest first. Another user's
+    """The caller's conversation with the messages of its active branch (as listed), oldest
+    first. Another user's
     conversation is ``NotFound``; a format other than ``json`` or ``markdown`` is invalid."""
     fmt = (fmt or "json").strip().lower()
     if fmt not in FORMATS:
@@ -41,7 +42,7 @@ def conversation_export(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID,
         )
     conversation = selectors.conversation_get(user_id=user_id, conversation_id=conversation_id)
     _size_check(conversation)
-    messages = list(Message.objects.filter(conversation=conversation).order_by("created_at", "id"))
+    messages = selectors.branch_messages(conversation=conversation)
     content_type, extension = FORMATS[fmt]
     body = export_json(conversation, messages) if fmt == "json" else export_markdown(conversation, messages).encode()
     return Export(filename=export_filename(conversation, extension), content_type=content_type, body=body)

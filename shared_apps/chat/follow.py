@@ -101,4 +101,5 @@ async def conversation_follow(*, user_id: uuid.UUID, conversation_id: str) -> As
 
 def _stored(conversation_id: uuid.UUID) -> list[MessageData]:
     newest = Message.objects.filter(conversation_id=conversation_id).order_by("-created_at", "-id")[:STORED_LIMIT]
-    return [message_data(m) for m in reversed(list(newest))]
+    messages = selectors.message_siblings_attach(messages=list(reversed(list(newest))))
+    return [message_data(m) for m in messages]

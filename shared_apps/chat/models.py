@@ -19,9 +19,23 @@ SEARCH_CONFIG = "english"
 
 
 class Conversation(models.Model):
+    class TitleSource(models.TextChoices):
+        USER = "user"  # set by its owner (never overwritten by a generated one)
+        AUTO = "auto"  # generated after the first reply
+        NONE = "none"  # untitled
+
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     user_id = models.UUIDField(help_text="Owner (a user of the auth service).")
     title = models.CharField(max_length=200, blank=True)
+    title_source = models.CharField(max_length=8, choices=TitleSource.choices, default=TitleSource.NONE)
+    active_leaf = models.ForeignKey(
+        "Message",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The last message of the branch shown; null: the newest leaf.",
+    )
     model = models.CharField(max_length=100, blank=True, help_text="Default model for replies; blank = CHAT_MODEL.")
     system_prompt = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -34,6 +48,11 @@ class Conversation(models.Model):
             models.Index(fields=["user_id", "-last_activity_at", "-id"], name="chat_conv_owner_activity_idx"),
             # Full-text search of titles (PostgreSQL only; SQLite skips it).
             GinIndex(SearchVector("title", config=SEARCH_CONFIG), name="chat_conv_title_fts_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(title_source__in=["user", "auto", "none"]), name="chat_conv_title_source_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -65,13 +84,13 @@ class Message(models.Model):
     finish_reason = models.CharField(max_length=32, blank=True)
     error_code = models.CharField(max_length=32, blank=True)
     client_message_id = models.CharField(max_length=100, null=True, blank=True)  # noqa: DJ001 - NULLs are distinct in the unique constraint
-    reply_to = models.OneToOneField(
+    parent = models.ForeignKey(
         "self",
         null=True,
         blank=True,
-        on_delete=models.SET_NULL,
-        related_name="reply",
-        help_text="For an assistant message: the user message it answers.",
+        on_delete=models.CASCADE,
+        related_name="children",
+        help_text="The message this one follows (null for the first); siblings share it.",
     )
     seq = models.PositiveIntegerField(default=0, help_text="Deltas stored so far (assistant messages).")
     lease_expires_at = models.DateTimeField(

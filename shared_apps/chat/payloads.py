@@ -36,6 +36,8 @@ class MessageData(TypedDict):
     model: str
     created_at: str | None  # RFC 3339, UTC, "Z"
     updated_at: str | None
+    parent_id: str | None  # the message this one follows; None for the first
+    sibling_ids: list[str]  # every message at its place (same parent), itself included, oldest first
 
 
 class UsageData(TypedDict):
@@ -93,6 +95,9 @@ def message_data(message: Message) -> MessageData:
         "model": message.model,
         "created_at": iso(message.created_at),
         "updated_at": iso(message.updated_at),
+        "parent_id": str(message.parent_id) if message.parent_id is not None else None,
+        # Set by selectors.message_siblings_attach or by the service that made the message.
+        "sibling_ids": [str(i) for i in getattr(message, "sibling_ids", None) or (message.id,)],
     }
 
 

@@ -27,6 +27,7 @@ from django.conf import settings
 
 from shared_apps.chat import async_bridge, leases, limits, metrics, reply_log, selectors, services
 from shared_apps.chat.async_bridge import db
+from shared_apps.chat.events import conversation_titled_send as events_send_title
 from shared_apps.chat.models import Message
 from shared_apps.chat.payloads import done_frame, error_frame
 from shared_apps.chat.providers import provider_get
@@ -200,6 +201,53 @@ async def reply_produce(
     reply_log.memory_log.finish(entry, final)
     if mirror is not None:
         await mirror.add_final(len(parts) + 1, final)
+    if plan.title_wanted and message is not None and status == Message.Status.COMPLETE:
+        _title_launch(plan, "".join(parts))
+
+
+# --- a conversation's title, after its first reply ------------------------------------------------
+
+TITLE_TIMEOUT_SECONDS = 20.0
+_title_tasks: set[asyncio.Task] = set()
+
+
+def _title_launch(plan: ReplyPlan, reply: str) -> None:
+    """Ask for a title once the reply is stored and its final frame sent: a task of its own,
+    so the reply never waits for it and nothing it does can fail the reply."""
+    task = asyncio.get_running_loop().create_task(title_produce(plan, reply))
+    _title_tasks.add(task)
+    task.add_done_callback(_title_tasks.discard)
+
+
+async def title_produce(plan: ReplyPlan, reply: str) -> str | None:
+    """A small bounded request for the conversation's title (``services.conversation_title_request``);
+    stored unless its owner titled it meanwhile, then sent to the owner's sockets. A failure
+    (the upstream's error, a timeout) is logged and leaves the conversation untitled."""
+    conversation_id = plan.conversation.id
+    user_id = plan.user_message.user_id
+    try:
+        request = services.conversation_title_request(plan=plan, reply=reply)
+        parts: list[str] = []
+        usage: Usage | None = None
+        async with (
+            asyncio.timeout(TITLE_TIMEOUT_SECONDS),
+            contextlib.aclosing(provider_get().stream(request)) as events,
+        ):
+            async for event in events:
+                if isinstance(event, Delta):
+                    parts.append(event.text)
+                elif isinstance(event, Usage):
+                    usage = event
+        title = await db(services.conversation_title_save)(
+            conversation_id=conversation_id, user_id=user_id, text="".join(parts), request=request, usage=usage
+        )
+    except Exception as exc:  # noqa: BLE001 - a title is a nicety: never an error of the chat
+        code = exc.code if isinstance(exc, ApplicationError) else type(exc).__name__
+        logger.warning("conversation_title_failed", conversation_id=str(conversation_id), error=code)
+        return None
+    if title is not None:
+        await events_send_title(user_id=user_id, conversation_id=conversation_id, title=title)
+    return title
 
 
 async def _finish_save(**fields) -> Message | None:
@@ -241,12 +289,26 @@ async def reply_begin(**params) -> ReplyPlan:
     store fails or loses a ``client_message_id`` race, the model call started for it is
     cancelled and leaves nothing behind; the caller gets the error or the winning plan.
     """
+    return await _begin(services.reply_plan, params)
+
+
+async def reply_regenerate_begin(**params) -> ReplyPlan:
+    """``reply_begin`` for a new reply beside an assistant message (``services.reply_regenerate_plan``)."""
+    return await _begin(services.reply_regenerate_plan, params)
+
+
+async def reply_edit_begin(**params) -> ReplyPlan:
+    """``reply_begin`` for an edited user message and its reply (``services.reply_edit_plan``)."""
+    return await _begin(services.reply_edit_plan, params)
+
+
+async def _begin(plan_make: Callable[..., ReplyPlan], params: dict) -> ReplyPlan:
     user_id = params["user_id"]
     limit = settings.CHAT_MAX_REPLIES_IN_FLIGHT_PER_USER
     if not replies_in_flight.acquire(user_id, limit):
         raise RateLimited(f"At most {limit} replies at once per user; wait for one to finish.", retry_after=1)
     try:
-        plan = await db(services.reply_plan)(**params)
+        plan = await db(plan_make)(**params)
     except BaseException:
         replies_in_flight.release(user_id)
         raise

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -98,22 +98,28 @@ def _is_streaming(message_id: uuid.UUID) -> bool:
     return Message.objects.filter(id=message_id, status=Message.Status.STREAMING).exists()
 
 
-async def _final_frame(params: dict[str, Any]) -> tuple[ReplyPlan, dict[str, Any]]:
-    plan = await reply_begin(**params)
+async def _final_frame(
+    params: dict[str, Any], begin: Callable[..., Awaitable[ReplyPlan]]
+) -> tuple[ReplyPlan, dict[str, Any]]:
+    plan = await begin(**params)
     final: dict[str, Any] = {}
     async for final in reply_frames(user_id=plan.user_message.user_id, message_id=str(plan.assistant_message.id)):  # noqa: B007
         pass  # only the last frame (done or error) matters
     return plan, final
 
 
-def reply_complete(**params: Any) -> tuple[ReplyPlan, Message]:
+def reply_complete(
+    begin: Callable[..., Awaitable[ReplyPlan]] = reply_begin, **params: Any
+) -> tuple[ReplyPlan, Message]:
     """From sync code (REST, gRPC ChatWithAI): begin a reply (``reply_producer.reply_begin``,
-    same parameters as ``services.reply_plan``) on the reply loop and wait for its end.
-    Returns the plan and the stored reply; raises the domain error of a refused request or
-    of the upstream (then the messages stay stored)."""
-    future = async_bridge.submit(_final_frame(params))
+    same parameters as ``services.reply_plan``; or another of its ``reply_*_begin``) on the
+    reply loop and wait for its end. Returns the plan and the stored reply; raises the domain
+    error of a refused request or of the upstream (then the messages stay stored)."""
+    future = async_bridge.submit(_final_frame(params, begin))
     async_bridge.release_thread_connections()
     plan, frame = future.result()
     if frame.get("type") == "error":
         raise error_from_frame(frame)
-    return plan, Message.objects.get(id=plan.assistant_message.id)
+    reply = Message.objects.get(id=plan.assistant_message.id)
+    reply.sibling_ids = getattr(plan.assistant_message, "sibling_ids", None)
+    return plan, reply

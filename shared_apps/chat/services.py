@@ -19,10 +19,17 @@ from django.utils import timezone
 
 from shared_apps.chat import events, limits
 from shared_apps.chat.models import Conversation, Message
-from shared_apps.chat.prompts import estimate_tokens, prompt_build
+from shared_apps.chat.prompts import estimate_tokens, prompt_build, title_from_content, title_prompt_build
 from shared_apps.chat.providers import provider_get
 from shared_apps.chat.providers.base import CompletionRequest, Usage
-from shared_apps.chat.selectors import conversation_get, parse_uuid
+from shared_apps.chat.selectors import (
+    branch_leaf,
+    conversation_get,
+    message_get,
+    message_newest_leaf_below,
+    message_siblings_attach,
+    parse_uuid,
+)
 from shared_apps.core.errors import NotFound, ReplyInterrupted, ValidationFailed
 
 logger = structlog.get_logger(__name__)
@@ -49,10 +56,14 @@ def _title_clean(title: str | None) -> str:
     return title
 
 
+def _title_source(title: str) -> str:
+    return Conversation.TitleSource.USER if title else Conversation.TitleSource.NONE
+
+
 def conversation_create(*, user_id: uuid.UUID, title: str | None = "") -> Conversation:
     title = _title_clean(title)
     limits.conversation_rate_consume(user_id=user_id)
-    conversation = Conversation.objects.create(user_id=user_id, title=title)
+    conversation = Conversation.objects.create(user_id=user_id, title=title, title_source=_title_source(title))
     logger.info("conversation_created", conversation_id=str(conversation.id))
     return conversation
 
@@ -60,7 +71,8 @@ def conversation_create(*, user_id: uuid.UUID, title: str | None = "") -> Conver
 def conversation_rename(*, user_id: uuid.UUID, conversation_id: str | uuid.UUID, title: str) -> Conversation:
     conversation = conversation_get(user_id=user_id, conversation_id=conversation_id)
     conversation.title = _title_clean(title)
-    conversation.save(update_fields=["title", "updated_at"])
+    conversation.title_source = _title_source(conversation.title)  # a generated title never overwrites it
+    conversation.save(update_fields=["title", "title_source", "updated_at"])
     return conversation
 
 
@@ -100,17 +112,20 @@ def _client_message_id_clean(value: str | None) -> str | None:
 def _conversation_for_message(*, user_id: uuid.UUID, conversation_id: str | None, content: str) -> Conversation:
     if conversation_id:
         return conversation_get(user_id=user_id, conversation_id=conversation_id)
-    return Conversation.objects.create(user_id=user_id, title=_title_from_content(content))
+    # No reply follows (SendMessage), so no title will be generated: its first words now.
+    return Conversation.objects.create(
+        user_id=user_id, title=title_from_content(content), title_source=Conversation.TitleSource.AUTO
+    )
 
 
-def _title_from_content(content: str) -> str:
-    """A new conversation's title until one is set: its first message's first words."""
-    return " ".join(content.split())[:60]
-
-
-def _touch(conversation: Conversation) -> None:
+def _touch(conversation: Conversation, *, leaf: Message | None = None) -> None:
+    """Mark activity; ``leaf``: the new message the conversation's active branch now ends at."""
     now = timezone.now()
-    Conversation.objects.filter(id=conversation.id).update(last_activity_at=now, updated_at=now)
+    fields: dict = {"last_activity_at": now, "updated_at": now}
+    if leaf is not None:
+        fields["active_leaf"] = leaf.id
+        conversation.active_leaf_id = leaf.id
+    Conversation.objects.filter(id=conversation.id).update(**fields)
     conversation.last_activity_at = now
 
 
@@ -121,9 +136,14 @@ def message_store(*, user_id: uuid.UUID, conversation_id: str | None, content: s
     with transaction.atomic():
         conversation = _conversation_for_message(user_id=user_id, conversation_id=conversation_id, content=content)
         message = Message.objects.create(
-            conversation=conversation, user_id=user_id, role=Message.Role.USER, content=content
+            conversation=conversation,
+            user_id=user_id,
+            role=Message.Role.USER,
+            content=content,
+            parent_id=branch_leaf(conversation=conversation),
         )
-        _touch(conversation)
+        message.sibling_ids = [message.id]  # follows the branch's leaf
+        _touch(conversation, leaf=message)
         events.message_created_after_commit(message)
     return message
 
@@ -139,6 +159,8 @@ class ReplyPlan:
     request: CompletionRequest | None
     existing: bool  # a repeated client_message_id: no new messages, no model call
     conversation_is_new: bool = False  # created by reply_store with the messages
+    user_message_is_new: bool = True  # False when regenerating: the user message is stored already
+    title_wanted: bool = False  # an untitled conversation's first reply: a title is generated after it
 
 
 def _model_choose(requested: str | None, conversation: Conversation | None) -> str:
@@ -162,20 +184,30 @@ def _params_clean(temperature: float | None, max_tokens: int | None) -> tuple[fl
     return temperature, max_tokens
 
 
-def _existing_plan(*, user_id: uuid.UUID, conversation_id: str | None, client_message_id: str) -> ReplyPlan | None:
-    lookup = Message.objects.select_related("conversation", "reply").filter(
-        user_id=user_id, client_message_id=client_message_id, role=Message.Role.USER
+def _existing_plan(
+    *, user_id: uuid.UUID, conversation_id: str | uuid.UUID | None, client_message_id: str
+) -> ReplyPlan | None:
+    """The exchange a ``client_message_id`` made already: a user message (a message or an edit)
+    and its first reply, or a regenerated reply and the user message it answers."""
+    lookup = Message.objects.select_related("conversation", "parent").filter(
+        user_id=user_id, client_message_id=client_message_id
     )
     if conversation_id:
         lookup = lookup.filter(conversation_id=parse_uuid(conversation_id))
-    user_message = lookup.order_by("created_at").first()
-    if user_message is None:
+    found = lookup.order_by("created_at", "id").first()
+    if found is None:
         return None
-    try:
-        assistant = user_message.reply
-    except Message.DoesNotExist:
+    if found.role == Message.Role.ASSISTANT:
+        user_message, assistant = found.parent, found
+    else:
+        user_message = found
+        assistant = (
+            Message.objects.filter(parent=found, role=Message.Role.ASSISTANT).order_by("created_at", "id").first()
+        )
+    if user_message is None or assistant is None:
         return None
-    return ReplyPlan(user_message.conversation, user_message, assistant, None, existing=True)
+    message_siblings_attach(messages=[user_message, assistant])
+    return ReplyPlan(found.conversation, user_message, assistant, None, existing=True)
 
 
 def reply_plan(
@@ -192,6 +224,7 @@ def reply_plan(
     """Everything a reply needs before the model is called, with nothing written: validate,
     find the conversation (the caller's only), apply the limits, build the prompt, and make
     the user message and an empty ``streaming`` assistant message (ids known, not saved).
+    The new message follows the active branch's leaf; the prompt is the path to it.
 
     ``reply_store`` saves them; the model call may start in between (``reply_producer``), so
     the inserts are not in front of the first token. A ``client_message_id`` already used
@@ -210,16 +243,151 @@ def reply_plan(
         if existing is not None:
             return existing
     model = _model_choose(model, conversation)
+    if conversation is None:
+        # Created by reply_store, in the transaction that stores the messages; untitled until
+        # its first reply is over (a title is generated then); no history yet.
+        conversation = Conversation(user_id=user_id, title="", title_source=Conversation.TitleSource.NONE)
+        parent_id, conversation_is_new = None, True
+    else:
+        parent_id, conversation_is_new = branch_leaf(conversation=conversation), False
+    return _plan_make(
+        user_id=user_id,
+        conversation=conversation,
+        conversation_is_new=conversation_is_new,
+        parent_id=parent_id,
+        user_message=None,
+        content=content,
+        model=model,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        client_message_id=client_message_id,
+        request_id=request_id,
+        user_sibling_ids=None,  # it follows the leaf: it is alone at its place
+        assistant_sibling_ids=[],
+    )
+
+
+def reply_regenerate_plan(
+    *,
+    user_id: uuid.UUID,
+    message_id: str | uuid.UUID,
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    client_message_id: str | None = None,
+    request_id: str | None = None,
+) -> ReplyPlan:
+    """A new reply to the user message that assistant message ``message_id`` answers, beside
+    it (the old reply stays). The prompt is the path to that user message. Like
+    ``reply_plan``: nothing written, ``existing=True`` for a repeated ``client_message_id``."""
+    client_message_id = _client_message_id_clean(client_message_id)
+    temperature, max_tokens = _params_clean(temperature, max_tokens)
+    target = message_get(user_id=user_id, message_id=message_id)
+    if target.role != Message.Role.ASSISTANT or target.parent_id is None:
+        raise ValidationFailed(
+            "message_id: Only a reply (an assistant message) can be regenerated; edit a user message instead.",
+            details={"message_id": ["Not an assistant message."]},
+        )
+    if client_message_id:
+        existing = _existing_plan(
+            user_id=user_id, conversation_id=target.conversation_id, client_message_id=client_message_id
+        )
+        if existing is not None:
+            return existing
+    user_message = Message.objects.select_related("conversation").get(id=target.parent_id)
+    conversation = user_message.conversation
+    model = _model_choose(model, conversation)
+    message_siblings_attach(messages=[user_message, target])
+    return _plan_make(
+        user_id=user_id,
+        conversation=conversation,
+        conversation_is_new=False,
+        parent_id=user_message.parent_id,
+        user_message=user_message,
+        content=user_message.content,
+        model=model,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        client_message_id=client_message_id,
+        request_id=request_id,
+        user_sibling_ids=None,
+        assistant_sibling_ids=target.sibling_ids,
+    )
+
+
+def reply_edit_plan(
+    *,
+    user_id: uuid.UUID,
+    message_id: str | uuid.UUID,
+    content: str,
+    model: str | None = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+    client_message_id: str | None = None,
+    request_id: str | None = None,
+) -> ReplyPlan:
+    """A new user message with ``content`` beside user message ``message_id`` (the same
+    parent; the old one and its replies stay), and a reply to it. The prompt is the path to
+    that parent, then the new content. Like ``reply_plan`` otherwise."""
+    content = content_clean(content)
+    client_message_id = _client_message_id_clean(client_message_id)
+    temperature, max_tokens = _params_clean(temperature, max_tokens)
+    target = message_get(user_id=user_id, message_id=message_id)
+    if target.role != Message.Role.USER:
+        raise ValidationFailed(
+            "message_id: Only a user message can be edited; regenerate a reply instead.",
+            details={"message_id": ["Not a user message."]},
+        )
+    if client_message_id:
+        existing = _existing_plan(
+            user_id=user_id, conversation_id=target.conversation_id, client_message_id=client_message_id
+        )
+        if existing is not None:
+            return existing
+    conversation = Conversation.objects.get(id=target.conversation_id)
+    model = _model_choose(model, conversation)
+    message_siblings_attach(messages=[target])
+    return _plan_make(
+        user_id=user_id,
+        conversation=conversation,
+        conversation_is_new=False,
+        parent_id=target.parent_id,
+        user_message=None,
+        content=content,
+        model=model,
+        temperature=temperature,
+        max_tokens=max_tokens,
+        client_message_id=client_message_id,
+        request_id=request_id,
+        user_sibling_ids=target.sibling_ids,
+        assistant_sibling_ids=[],
+    )
+
+
+def _plan_make(
+    *,
+    user_id: uuid.UUID,
+    conversation: Conversation,
+    conversation_is_new: bool,
+    parent_id: uuid.UUID | None,
+    user_message: Message | None,
+    content: str,
+    model: str,
+    temperature: float | None,
+    max_tokens: int | None,
+    client_message_id: str | None,
+    request_id: str | None,
+    user_sibling_ids: list[uuid.UUID] | None,
+    assistant_sibling_ids: list[uuid.UUID],
+) -> ReplyPlan:
+    """The part every reply shares once its place in the tree is known: the limits, the
+    prompt (the path to ``parent_id``, then ``content``), the token reservation and the
+    unsaved messages. ``user_message``: an existing one to answer (regenerate), else a new
+    user message is made under ``parent_id``; ``*_sibling_ids``: the messages already at the
+    new messages' places."""
     provider = provider_get()
     reserve = max_tokens or min(1024, settings.CHAT_MAX_OUTPUT_TOKENS)
-    if conversation is None:
-        # Created by reply_store, in the transaction that stores the messages; no history yet.
-        conversation = Conversation(user_id=user_id, title=_title_from_content(content))
-        prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve, history=False)
-        conversation_is_new = True
-    else:
-        prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve)
-        conversation_is_new = False
+    prompt = prompt_build(conversation=conversation, new_content=content, reserve=reserve, parent_id=parent_id)
     # The model is always told where to stop (CHAT_MAX_OUTPUT_TOKENS unless the client asked for
     # less, and never past the context window the prompt leaves), and that much is reserved from
     # the day's budget until the reply is stored; the message counts to the minute's rate.
@@ -232,14 +400,18 @@ def reply_plan(
         prompt_tokens=prompt_tokens,
     )
     now = timezone.now()
-    user_message = Message(
-        conversation=conversation,
-        user_id=user_id,
-        role=Message.Role.USER,
-        content=content,
-        client_message_id=client_message_id,
-        created_at=now,
-    )
+    user_message_is_new = user_message is None
+    if user_message is None:
+        user_message = Message(
+            conversation=conversation,
+            user_id=user_id,
+            role=Message.Role.USER,
+            content=content,
+            client_message_id=client_message_id,
+            parent_id=parent_id,
+            created_at=now,
+        )
+        user_message.sibling_ids = [*(user_sibling_ids or ()), user_message.id]
     assistant = Message(
         conversation=conversation,
         user_id=user_id,
@@ -247,10 +419,13 @@ def reply_plan(
         content="",
         status=Message.Status.STREAMING,
         model=provider.model_name(model),
-        reply_to=user_message,
+        parent=user_message,
+        # A regenerated reply carries the request's id (its user message has its own already).
+        client_message_id=None if user_message_is_new else client_message_id,
         created_at=now + timedelta(microseconds=1),
         lease_expires_at=now + _lease(),  # renewed by the producing process (``leases``)
     )
+    assistant.sibling_ids = [*assistant_sibling_ids, assistant.id]
     assistant.token_reservation = reservation  # settled by reply_finish_save
     request = CompletionRequest(
         model=model,
@@ -261,32 +436,46 @@ def reply_plan(
         user_id=str(user_id),
     )
     return ReplyPlan(
-        conversation, user_message, assistant, request, existing=False, conversation_is_new=conversation_is_new
+        conversation,
+        user_message,
+        assistant,
+        request,
+        existing=False,
+        conversation_is_new=conversation_is_new,
+        user_message_is_new=user_message_is_new,
+        title_wanted=(
+            settings.CHAT_TITLES
+            and conversation.title_source == Conversation.TitleSource.NONE
+            and user_message.parent_id is None
+        ),
     )
 
 
 def reply_store(plan: ReplyPlan) -> ReplyPlan:
     """Save a new plan's messages (and its conversation, if new): one transaction, one INSERT
-    of both messages. Returns ``plan``, or the first plan when the same ``client_message_id``
-    raced us into the conversation (then nothing is stored and its model call must be
-    dropped: ``existing=True``)."""
+    of the new messages; the conversation's active branch now ends at the new reply. Returns
+    ``plan``, or the first plan when the same ``client_message_id`` raced us into the
+    conversation (then nothing is stored and its model call must be dropped: ``existing=True``)."""
     if plan.existing:
         return plan
     conversation = plan.conversation
+    new_messages = [plan.user_message, plan.assistant_message] if plan.user_message_is_new else [plan.assistant_message]
     try:
         with transaction.atomic():
             if plan.conversation_is_new:
+                conversation.active_leaf_id = plan.assistant_message.id  # inserted just after, same transaction
                 conversation.save(force_insert=True)
-            Message.objects.bulk_create([plan.user_message, plan.assistant_message])
+            Message.objects.bulk_create(new_messages)
             if not plan.conversation_is_new:
-                _touch(conversation)  # a new conversation was created with this activity time
-            events.message_created_after_commit(plan.user_message)
+                _touch(conversation, leaf=plan.assistant_message)
+            if plan.user_message_is_new:
+                events.message_created_after_commit(plan.user_message)
             events.reply_started_after_commit(plan.assistant_message)
     except IntegrityError:
         existing = _existing_plan(
             user_id=plan.user_message.user_id,
             conversation_id=str(conversation.id),
-            client_message_id=plan.user_message.client_message_id or "",
+            client_message_id=(new_messages[0].client_message_id or ""),
         )
         if existing is None:
             raise
@@ -297,6 +486,24 @@ def reply_store(plan: ReplyPlan) -> ReplyPlan:
 def reply_prepare(**params) -> ReplyPlan:
     """``reply_plan`` then ``reply_store``, for callers that start the model call afterwards."""
     return reply_store(reply_plan(**params))
+
+
+def conversation_branch_select(
+    *, user_id: uuid.UUID, conversation_id: str | uuid.UUID, leaf_message_id: str | uuid.UUID
+) -> tuple[Conversation, uuid.UUID]:
+    """Show the branch through ``leaf_message_id`` (a message of this conversation; one that
+    is not a leaf selects the newest leaf below it). Returns the conversation and the leaf."""
+    conversation = conversation_get(user_id=user_id, conversation_id=conversation_id)
+    message = message_get(user_id=user_id, message_id=parse_uuid(leaf_message_id, field="leaf_message_id"))
+    if message.conversation_id != conversation.id:
+        raise ValidationFailed(
+            "leaf_message_id: The message belongs to another conversation.",
+            details={"leaf_message_id": ["Not a message of this conversation."]},
+        )
+    leaf_id = message_newest_leaf_below(message_id=message.id)
+    Conversation.objects.filter(id=conversation.id).update(active_leaf=leaf_id)
+    conversation.active_leaf_id = leaf_id
+    return conversation, leaf_id
 
 
 def reply_progress_save(*, message_id: uuid.UUID, content: str, seq: int) -> bool:
@@ -406,6 +613,62 @@ def reply_finish_save(
         setattr(message, name, value)
     events.reply_finished_after_commit(message)
     return message
+
+
+# --- titles: generated after an untitled conversation's first reply ---------------------------------
+
+TITLE_MAX_TOKENS = 24  # a handful of words; the request is small and bounded
+TITLE_MAX_CHARS = 80
+
+
+def conversation_title_request(*, plan: ReplyPlan, reply: str) -> CompletionRequest:
+    """The bounded request that asks the model for a title of ``plan``'s conversation, from its
+    first message and the reply it got (``prompts.title_prompt_build``)."""
+    return CompletionRequest(
+        model=plan.request.model if plan.request is not None else settings.CHAT_MODEL,
+        messages=title_prompt_build(first_message=plan.user_message.content, reply=reply),
+        temperature=0.2,
+        max_tokens=TITLE_MAX_TOKENS,
+        request_id=f"{plan.request.request_id}-title" if plan.request and plan.request.request_id else None,
+        user_id=str(plan.user_message.user_id),
+        purpose="title",
+    )
+
+
+def _title_from_model(text: str) -> str:
+    """The model's answer as a title: its first line, without quotes, a ``Title:`` label or
+    a final full stop, whitespace collapsed, at most ``TITLE_MAX_CHARS``."""
+    line = next((line for line in text.strip().splitlines() if line.strip()), "")
+    line = line.strip().strip("\"'*`").strip()
+    if line.lower().startswith("title:"):
+        line = line[len("title:") :].strip().strip("\"'*`").strip()
+    line = " ".join(line.replace("\x00", "").split()).rstrip(".")
+    return line[:TITLE_MAX_CHARS].strip()
+
+
+def conversation_title_save(
+    *, conversation_id: uuid.UUID, user_id: uuid.UUID, text: str, request: CompletionRequest, usage: Usage | None
+) -> str | None:
+    """Store a generated title, unless the conversation got one meanwhile (its owner's wins:
+    one conditional UPDATE on ``title_source='none'``). The request's tokens count to the
+    user's day like a reply's (the upstream's count, else an estimate). Returns the title, or
+    None when nothing was stored."""
+    if usage is not None:
+        used = usage.total_tokens
+    else:
+        used = sum(estimate_tokens(m.content) for m in request.messages) + (len(text) + 3) // 4
+    limits.token_usage_record(user_id=user_id, tokens=used)
+    title = _title_from_model(text)
+    if not title:
+        logger.warning("conversation_title_empty", conversation_id=str(conversation_id))
+        return None
+    updated = Conversation.objects.filter(
+        id=conversation_id, user_id=user_id, title_source=Conversation.TitleSource.NONE
+    ).update(title=title, title_source=Conversation.TitleSource.AUTO, updated_at=timezone.now())
+    if not updated:
+        return None  # titled meanwhile by its owner (or deleted)
+    logger.info("conversation_titled", conversation_id=str(conversation_id))
+    return title
 
 
 def reply_tokens_used(reservation: limits.TokenReservation, content: str, usage: Usage | None) -> int:

@@ -34,6 +34,8 @@ def message_proto(data: MessageData) -> chat_pb2.Message:
         conversation_id=data["conversation_id"],
         status=data["status"],
         model=data["model"],
+        parent_id=data["parent_id"] or "",
+        sibling_ids=data["sibling_ids"],
     )
 
 
@@ -67,6 +69,13 @@ def _reply_params(request: chat_pb2.ChatWithAIRequest, context: grpc.ServicerCon
         user_id=context_principal(context).user_id,
         conversation_id=request.conversation_id or None,
         content=request.message,
+        **_reply_options(request),
+    )
+
+
+def _reply_options(request: Any) -> dict[str, Any]:
+    """The options every reply takes (proto3: 0 / "" mean "not set")."""
+    return dict(
         model=request.model or None,
         temperature=request.temperature or None,
         max_tokens=request.max_tokens or None,
@@ -147,11 +156,37 @@ class ChatService(Service):
 
     def StreamChatWithAI(self, request, context):  # noqa: N802
         with stream_slot(context):
-            yield from self._stream_chat_with_ai(request, context)
+            yield from self._stream_reply(context, reply_producer.reply_begin, _reply_params(request, context))
 
-    def _stream_chat_with_ai(self, request, context):
+    def RegenerateReply(self, request, context):  # noqa: N802
+        params = dict(user_id=context_principal(context).user_id, message_id=request.message_id)
+        with stream_slot(context):
+            yield from self._stream_reply(
+                context, reply_producer.reply_regenerate_begin, {**params, **_reply_options(request)}
+            )
+
+    def EditMessage(self, request, context):  # noqa: N802
+        params = dict(
+            user_id=context_principal(context).user_id, message_id=request.message_id, content=request.content
+        )
+        with stream_slot(context):
+            yield from self._stream_reply(
+                context, reply_producer.reply_edit_begin, {**params, **_reply_options(request)}
+            )
+
+    def SelectBranch(self, request, context):  # noqa: N802
+        conversation, leaf_id = services.conversation_branch_select(
+            user_id=context_principal(context).user_id,
+            conversation_id=request.conversation_id,
+            leaf_message_id=request.leaf_message_id,
+        )
+        return chat_pb2.SelectBranchResponse(conversation_id=str(conversation.id), leaf_message_id=str(leaf_id))
+
+    def _stream_reply(self, context, begin, params: dict[str, Any]):
+        """Begin a reply (``reply_producer.reply_begin`` or another ``reply_*_begin``) and stream
+        it: ack, start, the deltas, done (an error frame is raised as its domain error)."""
         principal = context_principal(context)
-        plan: ReplyPlan = async_bridge.submit(reply_producer.reply_begin(**_reply_params(request, context))).result()
+        plan: ReplyPlan = async_bridge.submit(begin(**params)).result()
         yield chat_pb2.ChatStreamEvent(
             ack=chat_pb2.UserMessageAck(
                 user_message=message_proto(message_data(plan.user_message)), conversation_id=str(plan.conversation.id)

@@ -25,6 +25,7 @@ class CompletionRequest:
     max_tokens: int | None = None
     request_id: str | None = None
     user_id: str | None = None
+    purpose: str = "reply"  # or "title": a conversation's title (prompts.title_prompt_build)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """``local``: the offline stand-in, so the stack runs with no key and no network.
 
-It answers deterministically, streams word by word and names itself ``local-echo``.
+It answers deterministically, streams word by word and names itself ``local-echo``. A title
+request is answered with the first words of the conversation's first message.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from collections.abc import AsyncIterator
 
 from django.conf import settings
 
+from shared_apps.chat.prompts import title_from_content
 from shared_apps.chat.providers.base import CompletionRequest, Delta, Finish, ProviderEvent, Usage
 
 LOCAL_MODEL = "local-echo"
@@ -35,6 +37,9 @@ class LocalProvider:
 
     @staticmethod
     def answer(request: CompletionRequest) -> str:
+        if request.purpose == "title":
+            first = next((m.content for m in request.messages if m.role == "user"), "")
+            return title_from_content(first)
         last = next((m.content for m in reversed(request.messages) if m.role == "user"), "")
         turns = sum(1 for m in request.messages if m.role == "user")
         hint = "set OPENAI_API_KEY or OPENAI_BASE_URL for a real model"

@@ -15,9 +15,27 @@ class ConversationSerializer(serializers.ModelSerializer):
 
 
 class MessageSerializer(serializers.ModelSerializer):
+    parent_id = serializers.UUIDField(allow_null=True, help_text="The message this one follows; null for the first.")
+    sibling_ids = serializers.ListField(
+        child=serializers.UUIDField(),
+        help_text="Every message at this place (same parent), itself included, oldest first.",
+    )
+
     class Meta:
         model = Message
-        fields = ["id", "conversation_id", "user_id", "role", "content", "status", "model", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "conversation_id",
+            "user_id",
+            "role",
+            "content",
+            "status",
+            "model",
+            "created_at",
+            "updated_at",
+            "parent_id",
+            "sibling_ids",
+        ]
 
 
 class UsageSerializer(serializers.Serializer):

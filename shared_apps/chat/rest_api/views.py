@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shared_apps.chat import exports, follow, reply_reader, search, selectors, services
+from shared_apps.chat import exports, follow, reply_producer, reply_reader, search, selectors, services
 from shared_apps.chat.grpc_api.servicers import stored_stream_frames
 from shared_apps.chat.payloads import message_data, models_data, search_result_data
 from shared_apps.chat.rest_api.serializers import ConversationSerializer, MessageSerializer
@@ -155,6 +155,91 @@ class MessageListApi(APIView):
         return Response(
             {"user_message": message_data(plan.user_message), "assistant_message": message_data(assistant)}, status=201
         )
+
+
+class RegenerateApi(APIView):
+    """A new reply to the user message an assistant message answers, beside it (the old one
+    stays); the conversation's active branch moves to it."""
+
+    @extend_schema_serializer(component_name="RegenerateInput")
+    class InputSerializer(ReplyParamsSerializer):
+        client_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={201: inline_serializer("Regenerated", {"assistant_message": MessageSerializer()})},
+    )
+    def post(self, request: Request, message_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        _plan, assistant = reply_reader.reply_complete(
+            reply_producer.reply_regenerate_begin,
+            user_id=request.user.user_id,
+            message_id=message_id,
+            request_id=current_request_id(),
+            **data.validated_data,
+        )
+        return Response({"assistant_message": message_data(assistant)}, status=201)
+
+
+class EditApi(APIView):
+    """A new user message beside a user message (the same parent; the old one stays) and its
+    reply; the conversation's active branch moves to them."""
+
+    @extend_schema_serializer(component_name="EditInput")
+    class InputSerializer(ReplyParamsSerializer):
+        content = serializers.CharField(trim_whitespace=False, allow_blank=True)
+        client_message_id = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            201: inline_serializer(
+                "Edited", {"user_message": MessageSerializer(), "assistant_message": MessageSerializer()}
+            )
+        },
+    )
+    def post(self, request: Request, message_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        plan, assistant = reply_reader.reply_complete(
+            reply_producer.reply_edit_begin,
+            user_id=request.user.user_id,
+            message_id=message_id,
+            request_id=current_request_id(),
+            **data.validated_data,
+        )
+        return Response(
+            {"user_message": message_data(plan.user_message), "assistant_message": message_data(assistant)}, status=201
+        )
+
+
+class BranchApi(APIView):
+    """Choose the branch ``GET .../messages`` answers: the path to ``leaf_message_id`` (a
+    message that is not a leaf selects the newest leaf below it)."""
+
+    @extend_schema_serializer(component_name="BranchSelectInput")
+    class InputSerializer(serializers.Serializer):
+        leaf_message_id = serializers.CharField()
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={
+            200: inline_serializer(
+                "BranchSelected",
+                {"conversation_id": serializers.UUIDField(), "leaf_message_id": serializers.UUIDField()},
+            )
+        },
+    )
+    def put(self, request: Request, conversation_id: str) -> Response:
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        conversation, leaf_id = services.conversation_branch_select(
+            user_id=request.user.user_id,
+            conversation_id=conversation_id,
+            leaf_message_id=data.validated_data["leaf_message_id"],
+        )
+        return Response({"conversation_id": str(conversation.id), "leaf_message_id": str(leaf_id)})
 
 
 class SendMessageApi(APIView):

@@ -5,12 +5,13 @@ conversation gets a fresh ``user_id`` unless one is given, and its messages inhe
 
     conversation = ConversationFactory(user_id=user_id)
     question = MessageFactory(conversation=conversation, content="Capital of France?")
-    answer = MessageFactory(conversation=conversation, assistant=True, reply_to=question, content="Paris.")
+    answer = MessageFactory(conversation=conversation, assistant=True, parent=question, content="Paris.")
     in_flight = MessageFactory(conversation=conversation, streaming=True)  # an empty reply being produced
 
-Messages get strictly increasing ``created_at`` values in the order they are made (the
-history the model is sent is ordered by it), and an assistant message is always newer than
-the user message it answers.
+Messages get strictly increasing ``created_at`` values in the order they are made, and each
+follows the conversation's newest message (its ``parent``) unless another parent is given
+(``parent=None`` for a second first message): the tree the history the model is sent is read from.
+An assistant message is always newer than the user message it answers.
 """
 
 from __future__ import annotations
@@ -44,8 +45,14 @@ def next_created_at(after: datetime | None = None) -> datetime:
 
 
 def _created_at(message: Any) -> datetime:
-    reply_to = message.reply_to
-    return next_created_at(after=reply_to.created_at if reply_to is not None else None)
+    parent = message.parent
+    return next_created_at(after=parent.created_at if parent is not None else None)
+
+
+def _newest(message: Any) -> Message | None:
+    """A message follows the conversation's newest one unless its ``parent`` is given: the
+    linear history a conversation has until it branches."""
+    return Message.objects.filter(conversation=message.conversation).order_by("-created_at", "-id").first()
 
 
 class ConversationFactory(DjangoModelFactory[Conversation]):
@@ -56,11 +63,12 @@ class ConversationFactory(DjangoModelFactory[Conversation]):
     title: str = factory.Sequence(lambda n: f"Conversation {n}")
     model: str = ""
     system_prompt: str = ""
+    title_source: str = factory.LazyAttribute(lambda c: "user" if c.title else "none")
 
 
 class MessageFactory(DjangoModelFactory[Message]):
     """A user message by default; ``assistant=True`` for a complete reply (answering a new
-    user message of the same conversation unless ``reply_to`` is given), ``streaming=True``
+    user message of the same conversation unless ``parent`` is given), ``streaming=True``
     for a reply still being produced (empty, status ``streaming``)."""
 
     class Meta:
@@ -70,7 +78,7 @@ class MessageFactory(DjangoModelFactory[Message]):
         assistant = factory.Trait(
             role=Message.Role.ASSISTANT,
             model=LOCAL_MODEL,
-            reply_to=factory.SubFactory(
+            parent=factory.SubFactory(
                 "shared_apps.chat.tests.factories.MessageFactory",
                 conversation=factory.SelfAttribute("..conversation"),
                 user_id=factory.SelfAttribute("..user_id"),
@@ -85,5 +93,5 @@ class MessageFactory(DjangoModelFactory[Message]):
     content: str = factory.Sequence(lambda n: f"question {n}")
     status: str = Message.Status.COMPLETE
     model: str = ""
-    reply_to: Message | None = None
+    parent: Message | None = factory.LazyAttribute(_newest)
     created_at: datetime = factory.LazyAttribute(_created_at)

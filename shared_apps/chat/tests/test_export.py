@@ -18,12 +18,22 @@ SAFE_FILENAME = re.compile(r'attachment; filename="[a-z0-9-]+-[0-9a-f]{8}\.(json
 @pytest.fixture
 def conversation(alice):
     conversation = Conversation.objects.create(user_id=alice.user_id, title='Trip "to"\r\nRome/../ été')
-    Message.objects.create(conversation=conversation, user_id=alice.user_id, role="user", content="Plan a trip")
-    Message.objects.create(
-        conversation=conversation, user_id=alice.user_id, role="assistant", content="Day 1: Colosseum", model="m"
+    asked = Message.objects.create(conversation=conversation, user_id=alice.user_id, role="user", content="Plan a trip")
+    answered = Message.objects.create(
+        conversation=conversation,
+        user_id=alice.user_id,
+        role="assistant",
+        content="Day 1: Colosseum",
+        model="m",
+        parent=asked,
     )
     Message.objects.create(
-        conversation=conversation, user_id=alice.user_id, role="assistant", content="Day", status="cancelled"
+        conversation=conversation,
+        user_id=alice.user_id,
+        role="assistant",
+        content="Day",
+        status="cancelled",
+        parent=answered,
     )
     return conversation
 
@@ -46,6 +56,19 @@ def test_json_export_is_the_conversation_and_its_messages(api, alice, conversati
         messages = api.get(f"/v1/chat/conversations/{conversation.id}/messages", **alice.headers).json()["messages"]
         assert body["messages"] == messages  # the payload shape, oldest first
         assert [m["content"] for m in body["messages"]] == ["Plan a trip", "Day 1: Colosseum", "Day"]
+
+
+def test_the_export_is_the_branch_shown(api, alice, conversation):
+    # given a second answer to the first question, the branch shown then
+    asked = Message.objects.get(conversation=conversation, role="user")
+    Message.objects.create(
+        conversation=conversation, user_id=alice.user_id, role="assistant", content="Rome in a day", parent=asked
+    )
+    # when
+    body = json.loads(api.get(_url(conversation.id), **alice.headers).content)
+    # then the export is that branch, as listed
+    assert [m["content"] for m in body["messages"]] == ["Plan a trip", "Rome in a day"]
+    assert len(body["messages"][1]["sibling_ids"]) == 2
 
 
 def test_markdown_export_has_a_title_heading_and_each_message_with_its_role(api, alice, conversation):

@@ -1,8 +1,9 @@
 """The chat websocket (``/ws/chat/``): frames in, service calls, frames out.
 
-Client frames: ``auth`` (browsers, first frame), ``message``, ``cancel``, ``resume``.
-Server frames for a reply: ``ack``, ``start``, ``delta``... (``seq`` from 1), then one of
-``done``/``error``. A bad frame gets an ``error`` frame and the socket stays usable.
+Client frames: ``auth`` (browsers, first frame), ``message``, ``regenerate``, ``edit``,
+``cancel``, ``resume``. Server frames for a reply: ``ack``, ``start``, ``delta``... (``seq``
+from 1), then one of ``done``/``error``; ``title`` when a conversation of the user's gets a
+generated title. A bad frame gets an ``error`` frame and the socket stays usable.
 
 The consumer never waits on the database or the model on the event loop: ORM work runs
 in the bounded executor (``async_bridge.db``), the model call is a task of its own
@@ -26,7 +27,7 @@ from django.conf import settings
 
 from shared_apps.authn.verify import Principal
 from shared_apps.authn.ws import credential_verify_async
-from shared_apps.chat import reply_producer, reply_reader
+from shared_apps.chat import events, reply_producer, reply_reader
 from shared_apps.chat.payloads import message_data
 from shared_apps.core.errors import ApplicationError, NotAuthenticated, ServiceUnavailable
 from shared_apps.core.slots import PerUserSlots
@@ -68,8 +69,27 @@ def _optional(frame: dict, key: str, kind: type | tuple[type, ...]) -> Any:
     return value
 
 
+def _required(frame: dict, key: str) -> str:
+    value = frame.get(key)
+    if not isinstance(value, str):
+        raise FrameError(f"'{key}' must be a string.")
+    return value
+
+
+def _reply_options(frame: dict) -> dict[str, Any]:
+    temperature = _optional(frame, "temperature", (int, float))
+    return dict(
+        model=_optional(frame, "model", str),
+        temperature=float(temperature) if temperature is not None else None,
+        max_tokens=_optional(frame, "max_tokens", int),
+        client_message_id=_optional(frame, "client_message_id", str),
+        request_id=str(uuid.uuid4()),  # one correlation id per reply, sent on to the model API
+    )
+
+
 class ChatConsumer(AsyncWebsocketConsumer):
-    # No channel-layer subscription per socket: reply frames come from the reply log.
+    # No channel-layer subscription per socket: reply frames come from the reply log, and a
+    # generated title is handed over in this process (``events.user_socket_add``).
     channel_layer_alias = "__none__"
     principal: Principal | None = None
     slot_user: object | None = None  # the user whose socket slot this socket holds
@@ -116,6 +136,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             if task is not None:
                 task.cancel()
         if self.slot_user is not None:
+            events.user_socket_discard(self.slot_user, id(self))
             socket_slots.release(self.slot_user)
             self.slot_user = None
 
@@ -136,6 +157,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if self.auth_timer is not None:
             self.auth_timer.cancel()
         self.watchdog = asyncio.create_task(self._session_watchdog())
+        events.user_socket_add(principal.user_id, id(self), self._send)  # title frames
 
     async def _auth_deadline(self) -> None:
         await asyncio.sleep(settings.CHAT_WS_AUTH_TIMEOUT)
@@ -167,16 +189,24 @@ class ChatConsumer(AsyncWebsocketConsumer):
             frame = self._parse(text_data, bytes_data)
             kind = frame.get("type")
             if not isinstance(kind, str):  # a list or object here must not reach the dict lookup below
-                raise FrameError("'type' must be a string: message, cancel, resume or auth.")
+                raise FrameError("'type' must be a string: message, regenerate, edit, cancel, resume or auth.")
             if kind == "auth":
                 await self._on_auth(frame)
                 return
             if self.principal is None:
                 await self._close_unauthenticated('Authenticate first: send {"type": "auth", "token": ...}.')
                 return
-            handler = {"message": self._on_message, "cancel": self._on_cancel, "resume": self._on_resume}.get(kind)
+            handler = {
+                "message": self._on_message,
+                "regenerate": self._on_regenerate,
+                "edit": self._on_edit,
+                "cancel": self._on_cancel,
+                "resume": self._on_resume,
+            }.get(kind)
             if handler is None:
-                raise FrameError(f"Unknown frame type {kind!r}; expected message, cancel, resume or auth.")
+                raise FrameError(
+                    f"Unknown frame type {kind!r}; expected message, regenerate, edit, cancel, resume or auth."
+                )
             await handler(frame)
         except FrameError as exc:
             await self._send({"type": "error", "code": exc.code, "message": exc.message})
@@ -212,20 +242,30 @@ class ChatConsumer(AsyncWebsocketConsumer):
         await self._authenticated(principal)
 
     async def _on_message(self, frame: dict) -> None:
-        content = frame.get("content")
-        if not isinstance(content, str):
-            raise FrameError("'content' must be a string.")
-        temperature = _optional(frame, "temperature", (int, float))
-        plan = await reply_producer.reply_begin(
-            user_id=self.principal.user_id,
+        await self._reply_start(
+            reply_producer.reply_begin,
             conversation_id=_optional(frame, "conversation_id", str),
-            content=content,
-            model=_optional(frame, "model", str),
-            temperature=float(temperature) if temperature is not None else None,
-            max_tokens=_optional(frame, "max_tokens", int),
-            client_message_id=_optional(frame, "client_message_id", str),
-            request_id=str(uuid.uuid4()),  # one correlation id per reply, sent on to the model API
+            content=_required(frame, "content"),
+            **_reply_options(frame),
         )
+
+    async def _on_regenerate(self, frame: dict) -> None:
+        await self._reply_start(
+            reply_producer.reply_regenerate_begin, message_id=_required(frame, "message_id"), **_reply_options(frame)
+        )
+
+    async def _on_edit(self, frame: dict) -> None:
+        await self._reply_start(
+            reply_producer.reply_edit_begin,
+            message_id=_required(frame, "message_id"),
+            content=_required(frame, "content"),
+            **_reply_options(frame),
+        )
+
+    async def _reply_start(self, begin, **params: Any) -> None:
+        """Begin a reply (``reply_producer.reply_begin`` or another ``reply_*_begin``), send
+        ``ack`` and ``start``, and forward its frames."""
+        plan = await begin(user_id=self.principal.user_id, **params)
         await self._send(
             {
                 "type": "ack",

@@ -65,7 +65,7 @@ def _check(sent: dict, finals: list) -> None:
     users = Message.objects.filter(role=Message.Role.USER, client_message_id__in=list(sent))
     assert users.count() == len(sent)  # none lost, none duplicated
     assert {m.client_message_id: m.content for m in users} == sent
-    replies = Message.objects.filter(role=Message.Role.ASSISTANT, reply_to__in=users)
+    replies = Message.objects.filter(role=Message.Role.ASSISTANT, parent__in=users)
     assert replies.count() == len(sent)
     assert set(replies.values_list("status", flat=True)) == {Message.Status.COMPLETE}
     assert all(m.content.startswith("Echo: ") for m in replies)  # every reply complete, as streamed

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from shared_apps.chat import selectors
 from shared_apps.chat.payloads import (
     delta_frame,
     done_frame,
@@ -38,6 +39,7 @@ def test_a_message_is_shown_with_its_ids_as_text_and_times_in_utc_with_z(convers
         content="Paris.",
         created_at=datetime(2030, 1, 2, 3, 4, 5, 678900, tzinfo=UTC),
     )
+    selectors.message_siblings_attach(messages=[message])
     # when
     data = message_data(message)
     # then
@@ -51,6 +53,8 @@ def test_a_message_is_shown_with_its_ids_as_text_and_times_in_utc_with_z(convers
         "model": "local-echo",
         "created_at": "2030-01-02T03:04:05.678900Z",
         "updated_at": message.updated_at.isoformat().replace("+00:00", "Z"),
+        "parent_id": str(message.parent_id),
+        "sibling_ids": [str(message.id)],
     }
     assert data["updated_at"].endswith("Z")
 

@@ -24,7 +24,9 @@ def stored() -> tuple[int, int]:
 # --- what is stored and what the model is asked ---------------------------------------------------
 
 
-def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streaming_reply(user_id):
+def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streaming_reply(user_id, settings):
+    # given generated titles (off in the test settings)
+    settings.CHAT_TITLES = True
     # when
     plan = services.reply_prepare(
         user_id=user_id,
@@ -35,10 +37,10 @@ def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streamin
         client_message_id="m-1",
         request_id="req-1",
     )
-    # then the conversation is named after the message
+    # then the conversation is untitled until its first reply is over (a title is generated then)
     conversation = Conversation.objects.get()
-    assert plan.conversation == conversation and not plan.existing
-    assert conversation.user_id == user_id and conversation.title == "What is the capital of France?"
+    assert plan.conversation == conversation and not plan.existing and plan.title_wanted
+    assert conversation.user_id == user_id and (conversation.title, conversation.title_source) == ("", "none")
     # and the user message and an empty streaming reply to it are stored
     user_message, assistant = Message.objects.order_by("created_at")
     assert (user_message.role, user_message.content, user_message.status) == (
@@ -48,7 +50,7 @@ def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streamin
     )
     assert user_message.client_message_id == "m-1" and user_message.user_id == user_id
     assert (assistant.role, assistant.content, assistant.status, assistant.seq) == ("assistant", "", "streaming", 0)
-    assert assistant.reply_to == user_message and assistant.model == LOCAL_MODEL
+    assert assistant.parent == user_message and assistant.model == LOCAL_MODEL
     assert (plan.user_message.id, plan.assistant_message.id) == (user_message.id, assistant.id)
     # and the model is asked with the message and the caller's parameters
     request = plan.request
@@ -60,7 +62,7 @@ def test_a_first_message_stores_a_conversation_the_message_and_an_empty_streamin
 def test_a_message_in_a_conversation_sends_its_history_and_marks_activity(user_id, conversation):
     # given an answered turn
     asked = MessageFactory(conversation=conversation, content="Capital of France?")
-    MessageFactory(conversation=conversation, assistant=True, reply_to=asked, content="Paris.")
+    MessageFactory(conversation=conversation, assistant=True, parent=asked, content="Paris.")
     before = Conversation.objects.get(id=conversation.id).last_activity_at
     # when
     plan = services.reply_prepare(user_id=user_id, conversation_id=str(conversation.id), content="And Italy?")

@@ -102,7 +102,7 @@ def test_a_page_past_the_end_is_empty_with_the_total(user_id, three_conversation
 def test_messages_are_listed_oldest_first_with_the_total(user_id, conversation):
     # given
     asked = MessageFactory(conversation=conversation)
-    answered = MessageFactory(conversation=conversation, assistant=True, reply_to=asked)
+    answered = MessageFactory(conversation=conversation, assistant=True, parent=asked)
     later = MessageFactory(conversation=conversation)
     # when
     found, page = selectors.message_list(user_id=user_id, conversation_id=str(conversation.id), limit=2, offset=None)
