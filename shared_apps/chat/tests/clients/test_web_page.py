@@ -483,14 +483,16 @@ def test_markup_from_the_model_never_becomes_markup_or_runs(front_page, front, u
     assert page.problems == []
 
 
-def test_branch_controls_show_only_when_messages_carry_siblings(page, stack):
-    # given: a service without branches (today's): no arrows, no Regenerate
+def test_branch_controls_follow_the_messages_siblings(page, stack):
+    # given: a reply with one version: Regenerate, no arrows; the user message shows nothing
     sign_up(page, stack)
     send(page, "hi")
     wait_status(page, "complete")
-    assert page.locator("#messages .branch").count() == 0
-    # when: the history says the reply has an older sibling (the message shape branches will add;
-    # the requests the buttons make are answered here, not by the service)
+    last_reply(page).get_by_role("button", name="Regenerate").wait_for()
+    assert page.locator("#messages .branch-nav").count() == 0
+    assert page.locator("#messages .message.user .branch").count() == 0
+    # when: the history says the reply has an older sibling (the requests the buttons make are
+    # answered here, so the test pins what the page sends)
     older = "00000000-0000-4000-8000-0000000000aa"
     calls = []
 
