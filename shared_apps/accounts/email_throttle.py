@@ -20,7 +20,7 @@ import time
 import structlog
 from django.conf import settings
 
-from shared_apps.accounts.throttle import _digest, _failure_count, _window_state
+from shared_apps.accounts.throttle import _digest, _window_state, window_count
 from shared_apps.core.cache_guard import cache_guarded
 from shared_apps.core.errors import RateLimited
 
@@ -43,7 +43,7 @@ def account_email_admit(*, kind: str, account: str, client_ip: str | None) -> in
     now = time.time()
     wait = 0.0
     for key, limit, scope in _keys(kind, account, client_ip):
-        count = cache_guarded(lambda key=key: _failure_count(key, now, window), 0)
+        count = cache_guarded(lambda key=key: window_count(key, now, window), 0)
         if count > limit:
             _count, reset_at = _window_state(key)
             wait = max(wait, reset_at - now, 1.0)

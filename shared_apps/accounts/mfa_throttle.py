@@ -22,6 +22,7 @@ import structlog
 from django.conf import settings
 from django.core.cache import cache
 
+from shared_apps.accounts.throttle import window_count
 from shared_apps.core.cache_guard import cache_guarded
 from shared_apps.core.errors import RateLimited
 
@@ -48,17 +49,7 @@ def mfa_failure_record(*, user_id: str) -> None:
     key = _key(user_id)
     window = settings.MFA_FAILURE_WINDOW_SECONDS
     now = time.time()
-
-    def count() -> int:
-        if cache.add(key + ":reset", now + window, timeout=window):
-            cache.set(key, 0, timeout=window)
-        try:
-            return cache.incr(key)
-        except ValueError:  # the window closed between add and incr
-            cache.set(key, 1, timeout=window)
-            return 1
-
-    failures = cache_guarded(count, 0)
+    failures = cache_guarded(lambda: window_count(key, now, window), 0)
     if failures == settings.MFA_MAX_FAILURES_PER_ACCOUNT:
         logger.warning("mfa_lockout_started", user_id=user_id, failures=failures)
 

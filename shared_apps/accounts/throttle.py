@@ -110,15 +110,16 @@ def signin_failure_record(*, email: str, client_ip: str | None) -> None:
     window = settings.SIGNIN_FAILURE_WINDOW_SECONDS
     now = time.time()
     for counter in _counters(email, client_ip):
-        count = cache_guarded(lambda counter=counter: _failure_count(counter.key, now, window), 0)
+        count = cache_guarded(lambda counter=counter: window_count(counter.key, now, window), 0)
         if count == counter.limit:
             logger.warning("signin_lockout_started", scope=counter.scope, failures=count)
-    count = cache_guarded(lambda: _failure_count(_account_key(email), now, window), 0)
+    count = cache_guarded(lambda: window_count(_account_key(email), now, window), 0)
     if count == settings.SIGNIN_ACCOUNT_SLOW_AFTER:
         logger.warning("signin_account_slowed", failures=count)
 
 
-def _failure_count(key: str, now: float, window: int) -> int:
+def window_count(key: str, now: float, window: int) -> int:
+    """One more in the fixed window counted at ``key`` (opened by the first); the new count."""
     # The first failure opens the window (add is a no-op when it is already open);
     # incr is atomic in Redis and in the local-memory cache, so parallel guesses all count.
     if cache.add(key + ":reset", now + window, timeout=window):
@@ -150,7 +151,7 @@ def signup_throttle_consume(*, client_ip: str | None) -> None:
         return
     key = "signup:ip:" + _digest(client_ip)
     now = time.time()
-    count = cache_guarded(lambda: _failure_count(key, now, settings.SIGNUP_WINDOW_SECONDS), 0)
+    count = cache_guarded(lambda: window_count(key, now, settings.SIGNUP_WINDOW_SECONDS), 0)
     if count > settings.SIGNUP_MAX_PER_ADDRESS:
         _count, reset_at = _window_state(key)
         seconds = max(1, math.ceil(reset_at - now))
