@@ -231,6 +231,8 @@ def production_envs(roles: dict[str, Role], upstream: FakeOpenAIServer) -> dict[
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
         "DATABASE_URL": f"{POSTGRES}/{DATABASES['auth']}",
         "AUTH_CORS_ALLOWED_ORIGINS": chat_url,
+        "PUBLIC_AUTH_URL": auth_url,
+        "EMAIL_URL": "consolemail://",  # as compose: the test reads no email
     }
     chat = {
         **common,
