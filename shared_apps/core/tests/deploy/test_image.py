@@ -246,6 +246,9 @@ def production_envs(roles: dict[str, Role], upstream: FakeOpenAIServer) -> dict[
         "OPENAI_MAX_RETRIES": "0",
         "CHAT_WS_ALLOWED_ORIGINS": chat_url,
         "CHAT_AUTH_PUBLIC_URL": auth_url,
+        # Generated titles ask the upstream once more after a conversation's first reply: off,
+        # so each test's scripted answer goes to its own request (titles have tests of their own).
+        "CHAT_TITLES": "false",
     }
     return {"auth": auth, "chat": chat}
 
