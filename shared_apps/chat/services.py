@@ -185,10 +185,13 @@ def _params_clean(temperature: float | None, max_tokens: int | None) -> tuple[fl
 
 
 def _existing_plan(
-    *, user_id: uuid.UUID, conversation_id: str | uuid.UUID | None, client_message_id: str
+    *, user_id: uuid.UUID, conversation_id: str | uuid.UUID | None, client_message_id: str | None
 ) -> ReplyPlan | None:
     """The exchange a ``client_message_id`` made already: a user message (a message or an edit)
-    and its first reply, or a regenerated reply and the user message it answers."""
+    and its first reply, or a regenerated reply and the user message it answers. None without
+    an id."""
+    if not client_message_id:
+        return None
     lookup = Message.objects.select_related("conversation", "parent").filter(
         user_id=user_id, client_message_id=client_message_id
     )
@@ -235,13 +238,12 @@ def reply_plan(
     client_message_id = _client_message_id_clean(client_message_id)
     temperature, max_tokens = _params_clean(temperature, max_tokens)
     conversation = conversation_get(user_id=user_id, conversation_id=conversation_id) if conversation_id else None
-    if client_message_id:
-        # A repeat answers with the first reply before any model call starts. (Two requests
-        # racing with the same id both get here; the unique constraint lets one store, and
-        # the loser's model call is cancelled at once: see reply_producer.reply_begin.)
-        existing = _existing_plan(user_id=user_id, conversation_id=conversation_id, client_message_id=client_message_id)
-        if existing is not None:
-            return existing
+    # A repeat answers with the first reply before any model call starts. (Two requests racing
+    # with the same id both get here; the unique constraint lets one store, and the loser's
+    # model call is cancelled at once: see reply_producer.reply_begin.)
+    existing = _existing_plan(user_id=user_id, conversation_id=conversation_id, client_message_id=client_message_id)
+    if existing is not None:
+        return existing
     model = _model_choose(model, conversation)
     if conversation is None:
         # Created by reply_store, in the transaction that stores the messages; untitled until
@@ -288,12 +290,11 @@ def reply_regenerate_plan(
             "message_id: Only a reply (an assistant message) can be regenerated; edit a user message instead.",
             details={"message_id": ["Not an assistant message."]},
         )
-    if client_message_id:
-        existing = _existing_plan(
-            user_id=user_id, conversation_id=target.conversation_id, client_message_id=client_message_id
-        )
-        if existing is not None:
-            return existing
+    existing = _existing_plan(
+        user_id=user_id, conversation_id=target.conversation_id, client_message_id=client_message_id
+    )
+    if existing is not None:
+        return existing
     user_message = Message.objects.select_related("conversation").get(id=target.parent_id)
     conversation = user_message.conversation
     model = _model_choose(model, conversation)
@@ -338,12 +339,11 @@ def reply_edit_plan(
             "message_id: Only a user message can be edited; regenerate a reply instead.",
             details={"message_id": ["Not a user message."]},
         )
-    if client_message_id:
-        existing = _existing_plan(
-            user_id=user_id, conversation_id=target.conversation_id, client_message_id=client_message_id
-        )
-        if existing is not None:
-            return existing
+    existing = _existing_plan(
+        user_id=user_id, conversation_id=target.conversation_id, client_message_id=client_message_id
+    )
+    if existing is not None:
+        return existing
     conversation = Conversation.objects.get(id=target.conversation_id)
     model = _model_choose(model, conversation)
     message_siblings_attach(messages=[target])
